@@ -1,0 +1,38 @@
+"""Every channel variable the platform reads or writes, named once.
+
+The dialplan generator, the FastAGI server, the flow engine and the AMI call tracker all refer to
+these constants, so a rename can never leave one side reading a variable the other stopped writing.
+Inherited variables carry Asterisk's ``__`` prefix where they are *set*; they are read without it.
+"""
+
+from typing import Final
+
+# Set by the FastAGI server to "1" only when a flow finished and chose a route. The dialplan sends
+# any call without it to the main queue: Asterisk reports AGISTATUS=SUCCESS even when our socket
+# simply closed, so AGISTATUS alone cannot tell a finished flow from a crashed one.
+FLOW_DONE: Final = "HOTLINE_FLOW_DONE"
+# What the flow chose: one of ROUTES below. Never derived from caller input.
+ROUTE: Final = "HOTLINE_ROUTE"
+# Queue chosen by the flow; always a configured queue name (checked again in the dialplan).
+QUEUE: Final = "HOTLINE_QUEUE"
+# Steps the call walked, comma separated, for the call row (IVR path).
+IVR_PATH: Final = "HOTLINE_IVR_PATH"
+# Name of the flow to run, set by the dialplan before AGI().
+FLOW: Final = "HOTLINE_FLOW"
+# Trunk the call came in on (the PJSIP endpoint name), inherited by every leg of the call.
+TRUNK: Final = "HOTLINE_TRUNK"
+# Language of prompts for this call.
+LANGUAGE: Final = "HOTLINE_LANGUAGE"
+# Set by the dialplan when the call was turned away because all channels were busy.
+OVERFLOW: Final = "HOTLINE_OVERFLOW"
+
+ROUTE_QUEUE: Final = "queue"
+ROUTE_HANGUP: Final = "hangup"
+ROUTES: Final = frozenset({ROUTE_QUEUE, ROUTE_HANGUP})
+
+# Variables the AMI manager adds to every channel event (manager.conf channelvars), so the
+# call tracker learns the IVR path and queue without polling.
+AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW)
+
+# GROUP() categories counted for the channel limit.
+GROUP_INBOUND: Final = "hotline_inbound"
