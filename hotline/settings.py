@@ -179,6 +179,35 @@ class QueueSettings(_Section):
     max_callers: int = Field(0, ge=0, le=10000)
 
 
+class SeatSettings(_Section):
+    """A fixed SIP seat (desk phone or test agent) reached at a known address.
+
+    Web softphone seats come from the database (agents); these cover desk phones and the test suite.
+    The PJSIP endpoint is named ``seat<extension>``.
+    """
+
+    extension: str = Field(pattern=r"^[0-9]{2,8}$")
+    contact: str = Field(description="Where the phone listens, host:port (an IP address)")
+    queues: tuple[str, ...] = ("main",)
+    penalty: int = Field(0, ge=0, le=100)
+
+    @field_validator("contact")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise ValueError("contact must be IP:port, e.g. 127.0.0.1:5071") from exc
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("contact must end with a port number, e.g. :5071")
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        return f"seat{self.extension}"
+
+
 class BusinessHoursSettings(_Section):
     """When agents answer. A 7x24 hotline keeps the default of always open."""
 
@@ -230,6 +259,7 @@ class Settings(_Section):
         E1SpanSettings(span=3, timing=0),
     )
     queues: tuple[QueueSettings, ...] = (QueueSettings(name="main", title="综合受理"),)
+    seats: tuple[SeatSettings, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -244,6 +274,13 @@ class Settings(_Section):
         endpoints = [(t.host, t.port) for t in self.trunks]
         if len(set(endpoints)) != len(endpoints):
             raise ValueError("trunks: two trunks share one host:port; each must be unique")
+        for seat in self.seats:
+            missing = [q for q in seat.queues if q not in names]
+            if missing:
+                raise ValueError(f"seats: {seat.extension} names unknown queues {missing}")
+        extensions = [seat.extension for seat in self.seats]
+        if len(set(extensions)) != len(extensions):
+            raise ValueError("seats: extensions must be unique")
         spans = [s.span for s in self.e1_spans]
         if len(set(spans)) != len(spans):
             raise ValueError("e1_spans: span numbers must be unique")
