@@ -81,8 +81,20 @@ class InstanceLayout:
         return self.state_dir / "secrets"
 
     def directories(self) -> list[Path]:
-        return [self.etc, self.spool, self.run, self.log, self.db, self.keys, self.agi_bin,
-                self.prompts, self.moh, self.voicemail, self.recordings, self.secrets]
+        return [
+            self.etc,
+            self.spool,
+            self.run,
+            self.log,
+            self.db,
+            self.keys,
+            self.agi_bin,
+            self.prompts,
+            self.moh,
+            self.voicemail,
+            self.recordings,
+            self.secrets,
+        ]
 
     def create(self) -> None:
         for path in self.directories():

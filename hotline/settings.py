@@ -168,9 +168,7 @@ class CapacitySettings(_Section):
 class QueueSettings(_Section):
     name: str = Field(pattern=NAME_PATTERN)
     title: str = ""
-    strategy: Literal["ringall", "leastrecent", "fewestcalls", "rrmemory", "linear", "random"] = (
-        "rrmemory"
-    )
+    strategy: Literal["ringall", "leastrecent", "fewestcalls", "rrmemory", "linear", "random"] = "rrmemory"
     timeout: int = Field(15, ge=1, le=600, description="Seconds an agent's phone rings")
     retry: int = Field(2, ge=0, le=60)
     wrapup_time: int = Field(10, ge=0, le=3600)
@@ -250,9 +248,7 @@ class Settings(_Section):
     capacity: CapacitySettings = CapacitySettings()
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
     ivr: IvrSettings = IvrSettings()
-    trunks: tuple[TrunkSettings, ...] = (
-        TrunkSettings(name="carrier", host="127.0.0.1", port=5080),
-    )
+    trunks: tuple[TrunkSettings, ...] = (TrunkSettings(name="carrier", host="127.0.0.1", port=5080),)
     e1_spans: tuple[E1SpanSettings, ...] = (
         E1SpanSettings(span=1, timing=1),
         E1SpanSettings(span=2, timing=2),
@@ -285,8 +281,13 @@ class Settings(_Section):
         if len(set(spans)) != len(spans):
             raise ValueError("e1_spans: span numbers must be unique")
         a = self.asterisk
-        ports = {"sip_port": a.sip_port, "ami_port": a.ami_port, "http_port": a.http_port,
-                 "agi.port": self.agi.port, "web.port": self.web.port}
+        ports = {
+            "sip_port": a.sip_port,
+            "ami_port": a.ami_port,
+            "http_port": a.http_port,
+            "agi.port": self.agi.port,
+            "web.port": self.web.port,
+        }
         for trunk in self.trunks:
             if trunk.host in ("127.0.0.1", a.bind_address) and trunk.port == a.sip_port:
                 raise ValueError(
@@ -324,7 +325,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX):
             continue
-        parts = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
         value: Any
@@ -361,9 +362,7 @@ def _describe(error: Mapping[str, Any], source: str) -> str:
     return f"  {loc or '(top level)'}: {msg}{shown}  [{source}]"
 
 
-def load_settings(
-    path: Path | str | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file and environment; raise SettingsError naming each bad key."""
     environ = os.environ if environ is None else environ
     if path is None:
@@ -381,8 +380,7 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(e, str(path) if path.exists() else "defaults/environment")
-                 for e in exc.errors()]
+        lines = [_describe(e, str(path) if path.exists() else "defaults/environment") for e in exc.errors()]
         raise SettingsError(
             "The settings cannot be used; fix these keys in "
             f"{path} (or the matching {ENV_PREFIX}SECTION__KEY variable):\n" + "\n".join(lines)
