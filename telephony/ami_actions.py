@@ -1,0 +1,130 @@
+"""Every AMI action the platform sends, as a typed value that validates its own fields.
+
+panoramisk writes ``Key: value`` lines without looking at the value, so a caller-supplied string
+with CR/LF could append a second action (e.g. an Originate) to ours. Each action here checks every
+value against the narrowest pattern it can have before anything is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+_CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/@._:;+-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_EXTEN = re.compile(r"^[A-Za-z0-9_+*#-]{1,80}$")
+_MODULE = re.compile(r"^[a-z0-9_]{1,64}(\.so)?$")
+_VAR_NAME = re.compile(r"^_{0,2}[A-Z][A-Z0-9_]{0,63}$")
+_FORBIDDEN = re.compile(r"[\r\n\0]")
+
+
+class UnsafeAmiValue(ValueError):
+    """A value would change the meaning of the AMI message; nothing was sent."""
+
+
+def check(field: str, value: str, pattern: re.Pattern[str]) -> str:
+    if _FORBIDDEN.search(value) or not pattern.fullmatch(value):
+        raise UnsafeAmiValue(f"AMI field {field} refused: {value[:40]!r}")
+    return value
+
+
+def check_free_text(field: str, value: str) -> str:
+    """Text that may hold anything printable (a reason, a caller name) but never a line break."""
+    if _FORBIDDEN.search(value) or len(value) > 256:
+        raise UnsafeAmiValue(f"AMI field {field} refused: line break or too long")
+    return value
+
+
+@dataclass(frozen=True)
+class AmiAction:
+    name: ClassVar[str]
+    # Actions whose reply is a list of events closed by a ...Complete event.
+    is_list: ClassVar[bool] = False
+
+    def fields(self) -> dict[str, str]:
+        out = {"Action": self.name}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[_ami_key(f.name)] = str(value)
+        for key, value in out.items():
+            if _FORBIDDEN.search(key) or _FORBIDDEN.search(value):
+                raise UnsafeAmiValue(f"AMI field {key} holds a line break")
+        return out
+
+
+def _ami_key(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+@dataclass(frozen=True)
+class CoreShowChannels(AmiAction):
+    name: ClassVar[str] = "CoreShowChannels"
+    is_list: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Redirect(AmiAction):
+    name: ClassVar[str] = "Redirect"
+    channel: str
+    context: str
+    exten: str
+    priority: int = 1
+
+    def __post_init__(self) -> None:
+        check("Channel", self.channel, _CHANNEL)
+        check("Context", self.context, _NAME)
+        check("Exten", self.exten, _EXTEN)
+        if not 1 <= self.priority <= 999:
+            raise UnsafeAmiValue("Priority out of range")
+
+
+@dataclass(frozen=True)
+class Hangup(AmiAction):
+    name: ClassVar[str] = "Hangup"
+    channel: str
+    cause: int = 16
+
+    def __post_init__(self) -> None:
+        check("Channel", self.channel, _CHANNEL)
+
+
+@dataclass(frozen=True)
+class Setvar(AmiAction):
+    name: ClassVar[str] = "Setvar"
+    channel: str
+    variable: str
+    value: str
+
+    def __post_init__(self) -> None:
+        check("Channel", self.channel, _CHANNEL)
+        check("Variable", self.variable, _VAR_NAME)
+        check_free_text("Value", self.value)
+
+
+@dataclass(frozen=True)
+class ModuleReload(AmiAction):
+    name: ClassVar[str] = "ModuleReload"
+    module: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.module is not None:
+            check("Module", self.module, _MODULE)
+
+
+@dataclass(frozen=True)
+class QueueStatus(AmiAction):
+    name: ClassVar[str] = "QueueStatus"
+    is_list: ClassVar[bool] = True
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.queue is not None:
+            check("Queue", self.queue, _NAME)
+
+
+@dataclass(frozen=True)
+class Ping(AmiAction):
+    name: ClassVar[str] = "Ping"
