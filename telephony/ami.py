@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
@@ -19,7 +19,7 @@ from telephony.ami_actions import AmiAction
 
 log = logging.getLogger("telephony.ami")
 
-AmiEvent = Mapping[str, Any]
+AmiEvent = dict[str, Any]
 EventHandler = Callable[[AmiEvent], None]
 ReadyHandler = Callable[[], Awaitable[None]]
 

@@ -112,11 +112,18 @@ class CallTracker:
             self.in_agi.pop(uid, None)
             self._submit(partial(self._close, event=event, now=now))
 
-    def rebuild(self, live_channels: Iterable[dict[str, Any]]) -> None:
-        """Make rows agree with Asterisk after (re)connecting: adopt live calls, close the rest."""
+    def rebuild(self, live_channels: Iterable[dict[str, Any]], *, known_before: set[str]) -> None:
+        """Make rows agree with Asterisk after (re)connecting: adopt live calls, close the rest.
+
+        known_before is what was tracked when the channel list was asked for: a call that began
+        while the answer was on its way is kept, not dropped.
+        """
         live = {str(ch.get("Uniqueid")): ch for ch in live_channels if _is_caller_channel(ch)}
-        self.tracked = {uid: str(ch.get("Channel", "")) for uid, ch in live.items()}
-        self.in_agi = {uid: st for uid, st in self.in_agi.items() if uid in live}
+        for uid in known_before - live.keys():
+            self.tracked.pop(uid, None)
+            self.in_agi.pop(uid, None)
+        for uid, ch in live.items():
+            self.tracked.setdefault(uid, str(ch.get("Channel", "")))
         self._submit(partial(self._reconcile, live=live, now=utcnow()))
 
     def _submit(self, job: Callable[[Session], None]) -> None:
@@ -218,7 +225,7 @@ class CallTracker:
         known = set()
         for call in open_calls:
             known.add(call.uniqueid)
-            if call.uniqueid not in live:
+            if call.uniqueid not in live and call.uniqueid not in self.tracked:
                 call.ended_at = now
                 call.disposition = Disposition.ABNORMAL
                 call.end_reason = "not live in Asterisk when the tracker (re)connected"

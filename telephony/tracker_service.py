@@ -1,0 +1,106 @@
+"""The AMI side of telephony as one process: call tracking, live-state rebuild, AGI watchdog.
+
+Kept apart from the FastAGI server on purpose: if the IVR process hangs, this one still sees calls
+sitting in AGI for too long and redirects them to the main queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from asterisk_conf.layout import InstanceLayout
+from hotline.db import Database
+from hotline.settings import Settings
+from hotline.status import clear_status, write_status
+from telephony.ami import AmiActionFailed, AmiClient, AmiUnavailable
+from telephony.ami_actions import CoreShowChannels, Redirect
+from telephony.call_tracker import CallTracker
+
+log = logging.getLogger("telephony.tracker")
+
+COMPONENT = "tracker"
+FALLBACK_CONTEXT = "hotline-fallback"
+
+
+class AgiWatchdog:
+    """Redirects a call that has been inside AGI longer than the flow time limit allows.
+
+    The FastAGI server enforces the limit itself; this catches the case where that server is
+    alive but stuck (and so is its own timer), which Asterisk will otherwise wait on for ever.
+    """
+
+    def __init__(self, tracker: CallTracker, ami: AmiClient, *, limit: float) -> None:
+        self._tracker = tracker
+        self._ami = ami
+        self._limit = limit
+        self.redirected = 0
+
+    async def check(self) -> None:
+        now = time.monotonic()
+        for uid, stuck in list(self._tracker.in_agi.items()):
+            if now - stuck.since < self._limit:
+                continue
+            # Forget it first so a failing Redirect is not retried every second for ever.
+            self._tracker.in_agi.pop(uid, None)
+            try:
+                await self._ami.send(Redirect(channel=stuck.channel, context=FALLBACK_CONTEXT, exten="s"))
+                self.redirected += 1
+                log.warning("call stuck in AGI redirected to the main queue", extra={"call": uid})
+            except (AmiUnavailable, AmiActionFailed, ValueError) as exc:
+                log.error("watchdog could not redirect a stuck call", extra={"call": uid, "why": str(exc)})
+
+
+async def run_tracker(settings: Settings, stop: asyncio.Event) -> None:
+    layout = InstanceLayout.for_settings(settings)
+    db = Database(settings.database_url)
+    tracker = CallTracker(db, node=settings.asterisk.instance)
+    ami: AmiClient
+
+    async def rebuild() -> None:
+        before = set(tracker.tracked)
+        replies = await ami.send(CoreShowChannels())
+        tracker.rebuild(replies, known_before=before)
+        log.info("live state rebuilt from Asterisk", extra={"live_calls": len(tracker.tracked)})
+
+    ami = AmiClient(
+        host=settings.asterisk.bind_address,
+        port=settings.asterisk.ami_port,
+        username=settings.asterisk.ami_user,
+        secret=layout.ami_secret(),
+        on_event=tracker.on_event,
+        on_ready=rebuild,
+    )
+    watchdog = AgiWatchdog(tracker, ami, limit=settings.agi.flow_timeout + settings.agi.watchdog_grace)
+    worker = asyncio.create_task(tracker.run(), name="call-rows")
+    try:
+        while not stop.is_set():
+            try:
+                await ami.start(timeout=10)
+                break
+            except AmiUnavailable as exc:
+                log.warning("waiting for Asterisk's manager interface", extra={"why": str(exc)})
+                write_status(settings.state_dir, COMPONENT, ami_connected=False)
+        while not stop.is_set():
+            await watchdog.check()
+            write_status(
+                settings.state_dir,
+                COMPONENT,
+                ami_connected=ami.connected,
+                live_calls=len(tracker.tracked),
+                in_agi=len(tracker.in_agi),
+                redirected=watchdog.redirected,
+                events_applied=tracker.events_applied,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    finally:
+        await ami.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tracker.drain(), 5)
+        worker.cancel()
+        tracker.close()
+        db.dispose()
+        clear_status(settings.state_dir, COMPONENT)
