@@ -171,8 +171,10 @@ class CallTracker:
             started_at=now,
         )
         session.add(call)
-        log.info("call started", extra={"call": uid, "caller": mask_number(call.caller_number),
-                                        "trunk": call.trunk})
+        log.info(
+            "call started",
+            extra={"call": uid, "caller": mask_number(call.caller_number), "trunk": call.trunk},
+        )
 
     def _update(self, session: Session, *, uid: str, only_if_null: bool = False, **values: Any) -> None:
         call = session.scalar(select(Call).where(Call.uniqueid == uid))
@@ -201,8 +203,9 @@ class CallTracker:
             )
         )
         call.disposition = self._disposition(call, variables, has_voicemail is not None)
-        log.info("call ended", extra={"call": uid, "disposition": call.disposition,
-                                      "cause": call.hangup_cause})
+        log.info(
+            "call ended", extra={"call": uid, "disposition": call.disposition, "cause": call.hangup_cause}
+        )
 
     @staticmethod
     def _disposition(call: Call, variables: dict[str, str], has_voicemail: bool) -> Disposition:

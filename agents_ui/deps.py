@@ -1,0 +1,31 @@
+"""What every route needs, handed over by FastAPI dependencies (no module-level globals to patch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from hotline.db import Database
+from hotline.settings import Settings
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the route returns, rolled back if it raises."""
+    with get_database(request).unit_of_work() as session:
+        yield session
