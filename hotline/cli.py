@@ -1,0 +1,389 @@
+"""``hotline``: the operator's command line.
+
+hotline run                      install what is missing, start everything, Ctrl-C stops it
+hotline install                  Asterisk runtime and generated prompts only
+hotline start | stop | status    the whole platform in the background
+hotline stop agi|tracker|web     restart one component (the supervisor starts it again)
+hotline config render [--reload] write Asterisk's files from the settings
+hotline config check             validate the settings and every flow
+hotline db migrate               apply database migrations
+hotline asterisk "core show channels"   Asterisk CLI passthrough
+hotline call [--digits 1] [--seconds 8] place a real test call into the running platform
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hotline.settings import Settings, SettingsError, load_settings
+
+COMPONENTS = ("agi", "tracker", "web")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# ----- pieces used by several commands --------------------------------------------------------------
+def _runtime(settings: Settings, install: bool) -> Any:
+    from telephony.asterisk_runtime import find_runtime, install_runtime
+
+    runtime = find_runtime(settings)
+    if runtime is None:
+        if not install:
+            raise SystemExit("No Asterisk runtime found; run `hotline install` (or `make run`) first.")
+        say("[asterisk] no Asterisk >= 20 found: building the runtime (one time, a few minutes)")
+        runtime = install_runtime(settings, progress=say)
+    return runtime
+
+
+def _instance(settings: Settings, runtime: Any) -> Any:
+    from asterisk_conf.layout import InstanceLayout
+    from telephony.asterisk_runtime import AsteriskInstance
+
+    return AsteriskInstance(runtime, InstanceLayout.for_settings(settings))
+
+
+def _project_dir() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def cmd_install(settings: Settings) -> Any:
+    from asterisk_conf.layout import InstanceLayout
+    from ivr_flows.prompts import PromptLibrary
+
+    runtime = _runtime(settings, install=True)
+    say(f"[asterisk] using {runtime.kind} Asterisk {runtime.version} at {runtime.root}")
+    layout = InstanceLayout.for_settings(settings)
+    layout.create()
+    PromptLibrary(settings, layout).generate(progress=say)
+    return runtime
+
+
+def cmd_migrate(settings: Settings) -> None:
+    from hotline.migrate import upgrade
+
+    say(f"[db] migrating {_safe_url(settings.database_url)}")
+    upgrade(settings.database_url)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_render(settings: Settings, reload: bool = False) -> list[str]:
+    from asterisk_conf.render import write_config
+    from ivr_flows.loader import load_all
+
+    from asterisk_conf.layout import InstanceLayout
+
+    load_all(settings)  # a broken flow must stop us before Asterisk is told to use it
+    layout = InstanceLayout.for_settings(settings)
+    layout.create()
+    changed = write_config(settings, layout)
+    say(f"[config] {len(changed)} Asterisk file(s) changed: {', '.join(changed) or 'none'}")
+    if reload and changed:
+        from telephony.reload import reload_asterisk
+
+        asyncio.run(reload_asterisk(settings, changed))
+        say("[config] Asterisk reloaded through AMI")
+    return changed
+
+
+def _write_agi_script(settings: Settings, runtime: Any) -> None:
+    """The classic (process-per-call) AGI entry point, for sites that run scripts from the dialplan."""
+    from asterisk_conf.layout import InstanceLayout
+
+    layout = InstanceLayout.for_settings(settings)
+    script = layout.agi_bin / "hotline-flow.agi"
+    script.write_text(
+        f"#!{runtime.agi_python}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(_project_dir())!r})\n"
+        "from telephony.classic_agi import main\n"
+        "sys.exit(main())\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+
+
+def start_asterisk(settings: Settings, runtime: Any) -> Any:
+    instance = _instance(settings, runtime)
+    runtime.ensure_mounts(settings.state_dir, _project_dir())
+    _write_agi_script(settings, runtime)
+    if instance.is_running():
+        say(f"[asterisk] instance {settings.asterisk.instance} already running (pid {instance.pid})")
+    else:
+        say(f"[asterisk] starting instance {settings.asterisk.instance} ...")
+        instance.start()
+        say(f"[asterisk] fully booted (pid {instance.pid})")
+    return instance
+
+
+def _print_where(settings: Settings) -> None:
+    a = settings.asterisk
+    say("")
+    say("The 12345 hotline platform is running.")
+    say(f"  Web:          http://{settings.web.host}:{settings.web.port}/  (health: /healthz)")
+    say(f"  SIP (UDP/TCP): {a.bind_address}:{a.sip_port}")
+    for trunk in settings.trunks:
+        say(
+            f"  Trunk {trunk.name}: calls are accepted only from {trunk.host}:{trunk.port} ({trunk.transport})"
+        )
+    for seat in settings.seats:
+        say(f"  Seat {seat.extension}: Asterisk rings sip:{seat.contact}")
+    say("  Test call:    .venv/bin/hotline call --digits 1   (a real SIP call with audio and DTMF)")
+    say("  Stop:         Ctrl-C")
+    say("")
+
+
+def cmd_run(settings: Settings, install: bool = True) -> int:
+    from hotline.supervisor import Component, Supervisor, component_argv
+
+    runtime = cmd_install(settings) if install else _runtime(settings, install=False)
+    cmd_migrate(settings)
+    cmd_render(settings)
+    instance = start_asterisk(settings, runtime)
+    log_dir = settings.state_dir / "log"
+    components = [Component(name, component_argv(name), log_dir / f"{name}.log") for name in COMPONENTS]
+    say(f"[platform] starting {', '.join(COMPONENTS)} (logs in {log_dir})")
+    _print_where(settings)
+    last_check = [time.monotonic()]
+
+    def keep_asterisk_up() -> None:
+        if time.monotonic() - last_check[0] < 2:
+            return
+        last_check[0] = time.monotonic()
+        if not instance.is_running():
+            say("[asterisk] Asterisk is not running; starting it again")
+            with contextlib.suppress(Exception):
+                instance.start()
+
+    supervisor = Supervisor(components, say)
+    try:
+        supervisor.run(on_tick=keep_asterisk_up)
+    finally:
+        # The tracker stops first (reverse order) and has closed its rows; Asterisk goes next.
+        say("[asterisk] stopping ...")
+        instance.stop()
+        runtime.release_mounts()
+        say("stopped.")
+    return 0
+
+
+def cmd_component(settings: Settings, name: str) -> int:
+    """Run one component in the foreground (the supervisor's children)."""
+    from hotline.logs import setup_logging
+
+    setup_logging(os.environ.get("HOTLINE_LOG_LEVEL", "INFO"), component=name)
+    if name == "web":
+        import uvicorn
+
+        from agents_ui.app import create_app
+
+        uvicorn.run(create_app(settings), host=settings.web.host, port=settings.web.port, log_level="warning")
+        return 0
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if name == "agi":
+            from telephony.agi_service import run_agi
+
+            await run_agi(settings, stop)
+        elif name == "tracker":
+            from telephony.tracker_service import run_tracker
+
+            await run_tracker(settings, stop)
+        else:
+            raise SystemExit(f"unknown component {name!r}; one of {COMPONENTS}")
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_status(settings: Settings) -> int:
+    import httpx
+
+    url = f"http://{settings.web.host}:{settings.web.port}/healthz"
+    try:
+        reply = httpx.get(url, timeout=3)
+    except httpx.HTTPError:
+        say(f"The web server does not answer at {url}: the platform is not running.")
+        return 3
+    say(json.dumps(reply.json(), indent=2, ensure_ascii=False))
+    return 0 if reply.status_code == 200 else 1
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return settings.state_dir / "run" / f"{name}.pid"
+
+
+def _alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def cmd_start(settings: Settings, config: str | None) -> int:
+    """Run the platform in the background and wait until it is healthy."""
+    import subprocess
+
+    pid_file = _pid_file(settings, "platform")
+    if (pid := _alive(pid_file)) is not None:
+        say(f"already running (pid {pid})")
+        return 0
+    log_file = settings.state_dir / "log" / "platform.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "hotline.cli", *(["--config", config] if config else []), "run"]
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(proc.pid))
+    say(f"starting in the background (pid {proc.pid}, log {log_file}) ...")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            say(f"the platform exited with {proc.returncode}; see {log_file}")
+            return 1
+        with contextlib.redirect_stdout(None), contextlib.suppress(Exception):
+            if _healthy(settings):
+                say("the platform is up")
+                return 0
+        time.sleep(1)
+    say("the platform did not become healthy in time; see the log")
+    return 1
+
+
+def _healthy(settings: Settings) -> bool:
+    import httpx
+
+    reply = httpx.get(f"http://{settings.web.host}:{settings.web.port}/healthz", timeout=2)
+    return reply.status_code == 200
+
+
+def cmd_stop(settings: Settings, component: str | None) -> int:
+    """Stop the background platform, or one component (which the supervisor then restarts)."""
+    name = component or "platform"
+    pid = _alive(_pid_file(settings, name))
+    if pid is None:
+        say(f"{name} is not running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _alive(_pid_file(settings, name)) == pid:
+        time.sleep(0.2)
+    say(f"{name} stopped" + (" (the supervisor starts it again)" if component else ""))
+    return 0
+
+
+def cmd_asterisk(settings: Settings, command: str) -> int:
+    instance = _instance(settings, _runtime(settings, install=False))
+    if not instance.is_running():
+        say("Asterisk is not running.")
+        return 3
+    print(instance.rx(command), end="")
+    return 0
+
+
+def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
+    from telephony.test_call import place_test_call
+
+    return place_test_call(
+        settings, digits=args.digits, seconds=args.seconds, caller_id=args.caller_id, say=say
+    )
+
+
+def cmd_check(settings: Settings) -> int:
+    from ivr_flows.loader import load_all
+
+    flows = load_all(settings)
+    say(f"settings OK; flows OK: {', '.join(sorted(flows))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", help="settings file (default: $HOTLINE_CONFIG or ./hotline.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="install what is missing and run the platform in the foreground")
+    run.add_argument("--no-install", action="store_true", help="fail instead of installing")
+    sub.add_parser("install", help="build the Asterisk runtime and generate prompts")
+    sub.add_parser("status", help="health of every component")
+    sub.add_parser("start", help="run the platform in the background (after `hotline install`)")
+    stop = sub.add_parser("stop", help="stop the background platform, or restart one component")
+    stop.add_argument("component", nargs="?", choices=COMPONENTS)
+    config = sub.add_parser("config", help="Asterisk configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    render = config_sub.add_parser("render", help="write every Asterisk file from the settings")
+    render.add_argument("--reload", action="store_true", help="reload Asterisk through AMI if changed")
+    config_sub.add_parser("check", help="validate settings and flows")
+    db = sub.add_parser("db", help="database")
+    db.add_subparsers(dest="db_command", required=True).add_parser("migrate", help="apply migrations")
+    ast = sub.add_parser("asterisk", help="run one Asterisk CLI command")
+    ast.add_argument("cli_command", nargs="+")
+    call = sub.add_parser("call", help="place a real test call (sipp) into the running platform")
+    call.add_argument("--digits", default="", help="DTMF keys to press after the greeting starts")
+    call.add_argument("--seconds", type=float, default=10.0, help="how long to stay on the line")
+    call.add_argument("--caller-id", default="13800138000")
+    comp = sub.add_parser("component", help=argparse.SUPPRESS)
+    comp.add_argument("name", choices=COMPONENTS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return cmd_run(settings, install=not args.no_install)
+    if args.command == "install":
+        cmd_install(settings)
+        return 0
+    if args.command == "status":
+        return cmd_status(settings)
+    if args.command == "start":
+        return cmd_start(settings, args.config)
+    if args.command == "stop":
+        return cmd_stop(settings, args.component)
+    if args.command == "config":
+        if args.config_command == "check":
+            return cmd_check(settings)
+        cmd_render(settings, reload=args.reload)
+        return 0
+    if args.command == "db":
+        cmd_migrate(settings)
+        return 0
+    if args.command == "asterisk":
+        return cmd_asterisk(settings, " ".join(args.cli_command))
+    if args.command == "call":
+        return cmd_call(settings, args)
+    if args.command == "component":
+        return cmd_component(settings, args.name)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
