@@ -139,9 +139,7 @@ def _print_where(settings: Settings) -> None:
     say(f"  Web:          http://{settings.web.host}:{settings.web.port}/  (health: /healthz)")
     say(f"  SIP (UDP/TCP): {a.bind_address}:{a.sip_port}")
     for trunk in settings.trunks:
-        say(
-            f"  Trunk {trunk.name}: calls are accepted only from {trunk.host}:{trunk.port} ({trunk.transport})"
-        )
+        say(f"  Trunk {trunk.name}: accepted only from {trunk.host}:{trunk.port} ({trunk.transport})")
     for seat in settings.seats:
         say(f"  Seat {seat.extension}: Asterisk rings sip:{seat.contact}")
     say("  Test call:    .venv/bin/hotline call --digits 1   (a real SIP call with audio and DTMF)")
