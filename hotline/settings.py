@@ -126,6 +126,14 @@ class TrunkSettings(_Section):
     transport: Literal["udp", "tcp"] = "udp"
     max_channels: int = Field(90, ge=1, le=10000)
     codecs: tuple[str, ...] = ("alaw", "ulaw")
+    flow: str = Field("", description="IVR flow for calls on this trunk; empty: ivr.flow")
+
+    @field_validator("flow")
+    @classmethod
+    def _flow_name(cls, value: str) -> str:
+        if value and not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError("a flow name is lower-case letters, digits, '_' or '-'")
+        return value
 
     @field_validator("host")
     @classmethod

@@ -1,0 +1,26 @@
+# The README's two commands. Both install what they need first (idempotent).
+.PHONY: run test lint unit integration bench bootstrap clean-runtime
+
+run:
+	@scripts/bootstrap.sh run
+	@.venv/bin/hotline run
+
+test:
+	@scripts/bootstrap.sh test
+	@scripts/test.sh
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy .
+	.venv/bin/python scripts/check_boundaries.py
+
+unit:
+	.venv/bin/pytest tests/unit -q
+
+integration:
+	.venv/bin/pytest tests/integration -q
+
+bench:
+	@scripts/bootstrap.sh test
+	.venv/bin/python -m benchmarks.ivr_load
