@@ -243,6 +243,17 @@ class IvrSettings(_Section):
     flows_dir: Path = Field(Path(""), description="Extra flow files; empty: only the shipped flows")
     prompts_dir: Path = Field(Path(""), description="Recorded prompts that replace generated ones")
     features: tuple[str, ...] = Field((), description="Optional flow branches, e.g. self_service")
+    step_modules: tuple[str, ...] = Field(
+        (), description="Python modules with a site's own @flow_step functions, imported at start"
+    )
+
+    @field_validator("step_modules")
+    @classmethod
+    def _module_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+                raise ValueError(f"{name!r} is not a Python module name")
+        return value
     main_queue: str = Field("main", pattern=NAME_PATTERN)
 
 
