@@ -117,6 +117,13 @@ def _write_agi_script(settings: Settings, runtime: Any) -> None:
         encoding="utf-8",
     )
     script.chmod(0o755)
+    # The script may run inside the chroot, where the settings file is not visible: hand it a
+    # snapshot inside the (bind-mounted) state directory instead.
+    from telephony.classic_agi import SETTINGS_SNAPSHOT
+
+    snapshot = settings.state_dir / SETTINGS_SNAPSHOT
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.write_text(settings.model_dump_json(), encoding="utf-8")
 
 
 def start_asterisk(settings: Settings, runtime: Any) -> Any:

@@ -1,0 +1,105 @@
+"""The IVR process: a FastAGI server that runs the configured flow on every call.
+
+The flow decides; this module tells Asterisk the decision through channel variables, setting
+FLOW_DONE last. Anything short of that (a flow that raises, runs past ``agi.flow_timeout``, or a
+process that dies) leaves FLOW_DONE unset and the dialplan queues the call on the main queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from hotline.db import Database
+from hotline.settings import Settings
+from hotline.status import clear_status, write_status
+from ivr_flows.context import FlowContext
+from ivr_flows.engine import FlowOutcome, run_flow
+from ivr_flows.loader import load_all
+from ivr_flows.schema import Flow
+from recording.service import register_voicemail
+from telephony import channel_vars as cv
+from telephony.fastagi import AgiConnection, FastAgiServer
+
+log = logging.getLogger("telephony.agi")
+
+COMPONENT = "agi"
+
+
+def flow_name_of(env_script: str, flows: dict[str, Flow], default: str) -> str:
+    """The flow asked for by the AGI URL path; an unknown name gets the site's default flow."""
+    name = env_script.strip("/")
+    return name if name in flows else default
+
+
+class FlowRunner:
+    def __init__(self, settings: Settings, db: Database | None) -> None:
+        self._settings = settings
+        self._db = db
+        self.flows = load_all(settings)
+        self._contexts = {
+            lang: FlowContext.from_settings(settings, language=lang) for lang in ("zh-CN", "en")
+        }
+        self.finished = 0
+        self.fell_back = 0
+
+    async def handle(self, conn: AgiConnection) -> None:
+        name = flow_name_of(conn.env.get("agi_network_script", ""), self.flows, self._settings.ivr.flow)
+        language = conn.env.get("agi_language", "")
+        context = self._contexts.get(language, self._contexts[self._settings.site.language])
+        try:
+            outcome = await asyncio.wait_for(
+                run_flow(self.flows[name], conn, context), self._settings.agi.flow_timeout
+            )
+        except TimeoutError:
+            self.fell_back += 1
+            log.error(
+                "flow ran past agi.flow_timeout; the dialplan queues the call",
+                extra={"call": conn.uniqueid, "flow": name},
+            )
+            return
+        if outcome.voicemail_path and self._db is not None:
+            await asyncio.to_thread(self._keep_voicemail, conn.uniqueid, outcome)
+        for variable, value in outcome.channel_variables().items():
+            await conn.set_variable(variable, value)
+        await conn.set_variable(cv.FLOW_DONE, "1")
+        self.finished += 1
+
+    def _keep_voicemail(self, uniqueid: str, outcome: FlowOutcome) -> None:
+        assert self._db is not None and outcome.voicemail_path is not None
+        file = Path(outcome.voicemail_path)
+        with self._db.unit_of_work() as session:
+            register_voicemail(
+                session, call_uniqueid=uniqueid, path=str(file.with_suffix("")), fmt=file.suffix[1:]
+            )
+
+
+async def run_agi(settings: Settings, stop: asyncio.Event) -> None:
+    db = Database(settings.database_url)
+    runner = FlowRunner(settings, db)
+    server = FastAgiServer(
+        runner.handle,
+        host=settings.agi.host,
+        port=settings.agi.port,
+        header_timeout=settings.agi.header_timeout,
+    )
+    await server.start()
+    try:
+        while not stop.is_set():
+            write_status(
+                settings.state_dir,
+                COMPONENT,
+                active_calls=server.active_calls,
+                finished=runner.finished,
+                fell_back=runner.fell_back,
+                rejected_connections=server.rejected_connections,
+                flows=sorted(runner.flows),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    finally:
+        await server.close()
+        db.dispose()
+        clear_status(settings.state_dir, COMPONENT)
