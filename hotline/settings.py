@@ -8,6 +8,7 @@ that names the key and says how to fix it, rather than failing later inside Aste
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -127,6 +128,11 @@ class TrunkSettings(_Section):
     max_channels: int = Field(90, ge=1, le=10000)
     codecs: tuple[str, ...] = ("alaw", "ulaw")
     flow: str = Field("", description="IVR flow for calls on this trunk; empty: ivr.flow")
+    ivr_mode: Literal["fastagi", "classic_agi", "dialplan"] = Field(
+        "fastagi",
+        description="fastagi: the flow engine over FastAGI; classic_agi: the same flow as a process "
+        "per call (pyst2); dialplan: greeting and main queue in pure dialplan, no Python at all",
+    )
 
     @field_validator("flow")
     @classmethod
@@ -301,9 +307,9 @@ class Settings(_Section):
             raise ValueError("e1_spans: span numbers must be unique")
         a = self.asterisk
         ports = {
-            "sip_port": a.sip_port,
-            "ami_port": a.ami_port,
-            "http_port": a.http_port,
+            "asterisk.sip_port": a.sip_port,
+            "asterisk.ami_port": a.ami_port,
+            "asterisk.http_port": a.http_port,
             "agi.port": self.agi.port,
             "web.port": self.web.port,
         }
@@ -347,11 +353,14 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
-        value: Any
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
+        value: Any = raw
+        # Only structures and quoted strings are taken from JSON: a bare number or true/false stays
+        # text, which pydantic converts for number fields and keeps for string ones (a hotline
+        # number such as 12345 must stay a string).
+        with contextlib.suppress(ValueError):
+            decoded = json.loads(raw)
+            if isinstance(decoded, dict | list | str):
+                value = decoded
         node = tree
         for part in parts[:-1]:
             node = node.setdefault(part, {})
@@ -384,6 +393,7 @@ def _describe(error: Mapping[str, Any], source: str) -> str:
 def load_settings(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file and environment; raise SettingsError naming each bad key."""
     environ = os.environ if environ is None else environ
+    named = path is not None
     if path is None:
         path = environ.get("HOTLINE_CONFIG", DEFAULT_CONFIG_FILE)
     path = Path(path)
@@ -393,6 +403,8 @@ def load_settings(path: Path | str | None = None, environ: Mapping[str, str] | N
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    elif named:
+        raise SettingsError(f"the settings file {path} does not exist")
     elif "HOTLINE_CONFIG" in environ:
         raise SettingsError(f"HOTLINE_CONFIG names {path}, which does not exist")
     data = _merge(data, _env_overrides(environ))
