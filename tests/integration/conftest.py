@@ -1,0 +1,27 @@
+"""One running platform for the whole integration session; every telephony test leaves it clean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import Platform, start_platform, stop_platform
+
+
+@pytest.fixture(scope="session")
+def platform(artifacts_dir: Path) -> Iterator[Platform]:
+    running = start_platform()
+    try:
+        yield running
+    finally:
+        stop_platform(running, artifacts_dir)
+
+
+@pytest.fixture
+def clean_platform(platform: Platform) -> Iterator[Platform]:
+    """The platform, checked before and after the test: no channel up, every call row closed."""
+    platform.settle()
+    yield platform
+    platform.settle()

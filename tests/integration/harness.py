@@ -1,0 +1,244 @@
+"""The running platform under test: started once per session exactly as an operator starts it.
+
+`hotline run` (the command `make run` ends in) is started as a subprocess with its own settings
+file, ports and state directory, so it never collides with a platform a developer has running.
+Tests talk to it the way the outside world does: SIP from sipp, AMI, HTTP and its database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import select
+
+from asterisk_conf.layout import InstanceLayout
+from hotline.db import Database
+from hotline.settings import Settings, load_settings
+from telephony.asterisk_runtime import AsteriskInstance, find_runtime
+from telephony.models import Call
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS = Path(__file__).parent / "flows"
+
+# Ports of the test platform: far from the defaults (5060, 5038, 4573, 8000) a developer may use.
+SIP_PORT = 25060
+AMI_PORT = 25038
+HTTP_PORT = 28088
+AGI_PORT = 24573
+WEB_PORT = 28000
+RTP = (31000, 31999)
+TRUNK_PORTS = {"carrier": 25080, "nightline": 25081, "faulty": 25082, "stuck": 25083, "menu": 25084,
+               "classic": 25085}
+SEAT_PORTS = {"1001": 25071, "1002": 25072}
+CHANNEL_LIMIT = 4
+
+T = TypeVar("T")
+
+
+def settings_toml(state_dir: Path) -> str:
+    trunk_flows = {"nightline": "after_hours_test", "faulty": "raises_test", "stuck": "hangs_test",
+                   "menu": "menu_test", "classic": "default_12345"}
+    trunks = "\n".join(
+        f'[[trunks]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n'
+        + (f'flow = "{trunk_flows[name]}"\n' if name in trunk_flows else "")
+        + ('ivr_mode = "classic_agi"\n' if name == "classic" else "")
+        for name, port in TRUNK_PORTS.items()
+    )
+    seats = "\n".join(
+        f'[[seats]]\nextension = "{ext}"\ncontact = "127.0.0.1:{port}"\nqueues = ["main", "second"]\n'
+        for ext, port in SEAT_PORTS.items()
+    )
+    return f"""
+[site]
+state_dir = "{state_dir}"
+timezone = "Asia/Shanghai"
+
+[asterisk]
+instance = "it"
+sip_port = {SIP_PORT}
+ami_port = {AMI_PORT}
+http_port = {HTTP_PORT}
+rtp_start = {RTP[0]}
+rtp_end = {RTP[1]}
+
+[agi]
+port = {AGI_PORT}
+header_timeout = 2.0
+flow_timeout = 8.0
+watchdog_grace = 4.0
+
+[web]
+port = {WEB_PORT}
+
+[capacity]
+channels = {CHANNEL_LIMIT}
+overflow = "announcement"
+
+[ivr]
+flows_dir = "{FLOWS}"
+step_modules = ["tests.integration.site_steps"]
+
+[[queues]]
+name = "main"
+strategy = "ringall"
+timeout = 10
+wrapup_time = 0
+
+[[queues]]
+name = "second"
+strategy = "ringall"
+timeout = 10
+wrapup_time = 0
+
+{trunks}
+{seats}
+"""
+
+
+def poll(what: str, check: Callable[[], T | None], timeout: float = 20.0, every: float = 0.2) -> T:
+    """Wait until check() returns something truthy; fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    base: Path
+    process: subprocess.Popen[bytes]
+    log_file: Path
+    db: Database
+    instance: AsteriskInstance
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{WEB_PORT}"
+
+    def health(self) -> dict[str, Any]:
+        reply = httpx.get(f"{self.web}/healthz", timeout=3)
+        data: dict[str, Any] = reply.json()
+        return data
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.web}/healthz", timeout=3).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def rx(self, command: str) -> str:
+        return str(self.instance.rx(command))
+
+    def active_channels(self) -> int:
+        out = self.rx("core show channels count")
+        match = re.search(r"(\d+) active channel", out)
+        return int(match.group(1)) if match else -1
+
+    def calls(self) -> list[Call]:
+        with self.db.unit_of_work() as session:
+            return list(session.scalars(select(Call).order_by(Call.id)).all())
+
+    def call_rows_since(self, first_id: int) -> list[Call]:
+        return [c for c in self.calls() if c.id > first_id]
+
+    def last_call_id(self) -> int:
+        rows = self.calls()
+        return rows[-1].id if rows else 0
+
+    def component_pid(self, name: str) -> int:
+        return int((self.state_dir / "run" / f"{name}.pid").read_text())
+
+    def status(self, component: str) -> dict[str, Any] | None:
+        from hotline.status import read_status
+
+        return read_status(self.state_dir, component)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """No channel left up and every call row closed: checked after every telephony test."""
+        poll("no channel left up", lambda: self.active_channels() == 0, timeout)
+        poll("every call row closed", lambda: all(c.ended_at is not None for c in self.calls()), timeout)
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_platform() -> Platform:
+    base = Path(tempfile.mkdtemp(prefix="hotline-it-", dir="/tmp"))
+    state_dir = base / "state"
+    config = base / "hotline.toml"
+    config.write_text(settings_toml(state_dir), encoding="utf-8")
+    env = {**os.environ, "HOTLINE_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    settings = load_settings(config, environ=env)
+    log_file = base / "platform.log"
+    with log_file.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "run"], cwd=ROOT, env=env,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    runtime = None
+    deadline = time.monotonic() + 900  # the first run on a fresh machine builds the Asterisk chroot
+    healthy = False
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`hotline run` exited with {process.returncode}:\n"
+                               + log_file.read_text(errors="replace")[-6000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{WEB_PORT}/healthz", timeout=2).status_code == 200:
+                healthy = True
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    if not healthy:
+        process.kill()
+        raise RuntimeError("the platform did not become healthy:\n" + log_file.read_text()[-6000:])
+    runtime = find_runtime(settings)
+    assert runtime is not None
+    instance = AsteriskInstance(runtime, InstanceLayout.for_settings(settings))
+    return Platform(settings, base, process, log_file, Database(settings.database_url), instance)
+
+
+def stop_platform(platform: Platform, artifacts: Path) -> None:
+    platform.process.send_signal(signal.SIGINT)
+    try:
+        platform.process.wait(90)
+    except subprocess.TimeoutExpired:
+        os.killpg(platform.process.pid, signal.SIGKILL)
+        platform.process.wait(10)
+    platform.db.dispose()
+    keep = artifacts / "platform"
+    shutil.rmtree(keep, ignore_errors=True)
+    keep.mkdir(parents=True)
+    shutil.copy(platform.log_file, keep / "platform.log")
+    for log in (platform.state_dir / "log").glob("*.log"):
+        shutil.copy(log, keep / log.name)
+    messages = InstanceLayout.for_settings(platform.settings).log / "messages.log"
+    if messages.exists():
+        shutil.copy(messages, keep / "asterisk-messages.log")
+    (keep / "calls.json").write_text(json.dumps(
+        [{k: str(v) for k, v in vars(c).items() if not k.startswith("_")} for c in platform.calls()],
+        ensure_ascii=False, indent=1), encoding="utf-8")
+    shutil.rmtree(platform.base, ignore_errors=True)
