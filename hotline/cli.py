@@ -70,6 +70,16 @@ def cmd_install(settings: Settings) -> Any:
     return runtime
 
 
+def cmd_prompts(settings: Settings) -> None:
+    """Generate the default prompts only (images and hosts that bring their own Asterisk)."""
+    from asterisk_conf.layout import InstanceLayout
+    from ivr_flows.prompts import PromptLibrary
+
+    layout = InstanceLayout.for_settings(settings)
+    layout.create()
+    PromptLibrary(settings, layout).generate(progress=say)
+
+
 def cmd_migrate(settings: Settings) -> None:
     from hotline.migrate import upgrade
 
@@ -333,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="install what is missing and run the platform in the foreground")
     run.add_argument("--no-install", action="store_true", help="fail instead of installing")
     sub.add_parser("install", help="build the Asterisk runtime and generate prompts")
+    sub.add_parser("prompts", help="generate the default prompts only")
     sub.add_parser("status", help="health of every component")
     sub.add_parser("start", help="run the platform in the background (after `hotline install`)")
     stop = sub.add_parser("stop", help="stop the background platform, or restart one component")
@@ -366,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(settings, install=not args.no_install)
     if args.command == "install":
         cmd_install(settings)
+        return 0
+    if args.command == "prompts":
+        cmd_prompts(settings)
         return 0
     if args.command == "status":
         return cmd_status(settings)
