@@ -77,9 +77,11 @@ class Supervisor:
     def run(self, on_tick: Callable[[], None] | None = None) -> None:
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
-        for component in self.components:
-            component.start()
         try:
+            # Inside the try: if one component cannot start, those already started are stopped
+            # (they run in their own sessions, so nothing else would ever stop them).
+            for component in self.components:
+                component.start()
             while not self._stopping:
                 self._restart_dead()
                 if on_tick is not None:

@@ -66,7 +66,7 @@ def command_line(*words: str) -> bytes:
 
 def digit_from_result(result: int) -> str:
     """STREAM FILE / WAIT FOR DIGIT report the key as its ASCII code, 0 meaning none."""
-    if result <= 0:
+    if not 0 < result < 128:  # chr() of a huge number raises, and no key is outside ASCII
         return ""
     char = chr(result)
     return char if char in "0123456789*#ABCD" else ""

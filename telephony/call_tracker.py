@@ -124,6 +124,13 @@ class CallTracker:
             self.in_agi.pop(uid, None)
         for uid, ch in live.items():
             self.tracked.setdefault(uid, str(ch.get("Channel", "")))
+            # Newexten events may have been missed while disconnected: what the channel runs now
+            # decides whether the watchdog watches it (a call moved on to a queue must not be
+            # redirected). Time in AGI is counted from now, so it is never over-estimated.
+            if ch.get("Application") == "AGI":
+                self.in_agi.setdefault(uid, StuckCall(self.tracked[uid], time.monotonic()))
+            else:
+                self.in_agi.pop(uid, None)
         self._submit(partial(self._reconcile, live=live, now=utcnow()))
 
     def _submit(self, job: Callable[[Session], None]) -> None:

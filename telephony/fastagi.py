@@ -51,7 +51,10 @@ class AgiConnection:
         return self._env.get("agi_uniqueid", "")
 
     async def _read_line(self) -> str:
-        raw = await self._reader.readline()
+        try:
+            raw = await self._reader.readline()
+        except ConnectionError:  # a reset socket ends the call just as EOF does
+            raw = b""
         if not raw:
             self.hung_up = True
             raise CallerHungUp(self.uniqueid)
@@ -63,7 +66,11 @@ class AgiConnection:
             raise CallerHungUp(self.uniqueid)
         async with self._lock:
             self._writer.write(command_line(*words))
-            await self._writer.drain()
+            try:
+                await self._writer.drain()
+            except ConnectionError as exc:
+                self.hung_up = True
+                raise CallerHungUp(self.uniqueid) from exc
             while True:
                 line = await self._read_line()
                 if line == "HANGUP":
@@ -184,6 +191,10 @@ class FastAgiServer:
         self._calls.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # Only close() cancels a connection. Python 3.11's streams would log the cancelled task
+            # as an error and leave a socket still waiting for headers open, so end it here.
+            writer.close()
         finally:
             self._calls.discard(task)
 
