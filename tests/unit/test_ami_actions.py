@@ -1,0 +1,180 @@
+"""telephony.ami_actions: the exact AMI fields of each action, and values that must never be sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from telephony.ami_actions import (
+    CoreShowChannels,
+    Hangup,
+    ModuleReload,
+    Ping,
+    QueueStatus,
+    Redirect,
+    Setvar,
+    UnsafeAmiValue,
+    check_free_text,
+)
+
+# ----- the fields each action sends --------------------------------------------------------------
+
+
+def test_given_a_redirect_when_built_then_its_fields_are_exactly_channel_context_exten_priority():
+    action = Redirect(channel="PJSIP/carrier-0000002a", context="hotline-fallback", exten="s")
+
+    assert action.fields() == {
+        "Action": "Redirect",
+        "Channel": "PJSIP/carrier-0000002a",
+        "Context": "hotline-fallback",
+        "Exten": "s",
+        "Priority": "1",
+    }
+    assert action.is_list is False
+
+
+def test_given_a_redirect_to_a_later_priority_when_built_then_the_priority_is_sent():
+    action = Redirect(
+        channel="Local/2001@hotline-seats-00000001;2", context="hotline-ivr", exten="12345", priority=3
+    )
+
+    assert action.fields()["Priority"] == "3"
+    assert action.fields()["Channel"] == "Local/2001@hotline-seats-00000001;2"
+
+
+def test_given_a_hangup_when_built_then_it_sends_channel_and_normal_clearing_by_default():
+    assert Hangup(channel="PJSIP/seat2001-00000003").fields() == {
+        "Action": "Hangup",
+        "Channel": "PJSIP/seat2001-00000003",
+        "Cause": "16",
+    }
+    assert Hangup(channel="PJSIP/seat2001-00000003", cause=17).fields()["Cause"] == "17"
+
+
+def test_given_a_setvar_when_built_then_it_sends_channel_variable_and_value():
+    action = Setvar(channel="PJSIP/carrier-0000002a", variable="__HOTLINE_TRUNK", value="carrier (联通)")
+
+    assert action.fields() == {
+        "Action": "Setvar",
+        "Channel": "PJSIP/carrier-0000002a",
+        "Variable": "__HOTLINE_TRUNK",
+        "Value": "carrier (联通)",
+    }
+
+
+def test_given_a_setvar_with_an_empty_value_when_built_then_the_empty_value_is_sent():
+    assert Setvar(channel="PJSIP/x-1", variable="HOTLINE_QUEUE", value="").fields()["Value"] == ""
+
+
+def test_given_a_module_reload_when_built_then_module_is_sent_only_when_named():
+    assert ModuleReload().fields() == {"Action": "ModuleReload"}
+    assert ModuleReload(module="res_pjsip.so").fields() == {
+        "Action": "ModuleReload",
+        "Module": "res_pjsip.so",
+    }
+    assert ModuleReload(module="app_queue").fields() == {"Action": "ModuleReload", "Module": "app_queue"}
+
+
+def test_given_a_queue_status_when_built_then_it_is_a_list_action_with_an_optional_queue():
+    assert QueueStatus().fields() == {"Action": "QueueStatus"}
+    assert QueueStatus(queue="main").fields() == {"Action": "QueueStatus", "Queue": "main"}
+    assert QueueStatus.is_list is True
+
+
+def test_given_the_actions_without_fields_when_built_then_only_the_action_name_is_sent():
+    assert CoreShowChannels().fields() == {"Action": "CoreShowChannels"}
+    assert CoreShowChannels.is_list is True
+    assert Ping().fields() == {"Action": "Ping"}
+    assert Ping.is_list is False
+
+
+# ----- values that would change the meaning of the message ---------------------------------------
+
+INJECTIONS = [
+    "PJSIP/x\r\nAction: Originate",
+    "PJSIP/x\nAction: Originate",
+    "PJSIP/x\rAction: Originate",
+    "PJSIP/x\0",
+]
+
+
+@pytest.mark.parametrize(
+    "channel", [*INJECTIONS, "", " PJSIP/x", "PJSIP/x y", "PJSIP/x,1", "/x", "PJSIP/" + "a" * 200]
+)
+def test_given_a_hostile_or_malformed_channel_when_building_any_action_then_it_is_refused(channel):
+    with pytest.raises(UnsafeAmiValue, match="Channel"):
+        Redirect(channel=channel, context="hotline-fallback", exten="s")
+    with pytest.raises(UnsafeAmiValue, match="Channel"):
+        Hangup(channel=channel)
+    with pytest.raises(UnsafeAmiValue, match="Channel"):
+        Setvar(channel=channel, variable="HOTLINE_QUEUE", value="main")
+
+
+@pytest.mark.parametrize(
+    "context", ["hotline-ivr,s,1", "hotline ivr", "hotline-ivr\r\nAction: Originate", "", "ctx;x", "a" * 81]
+)
+def test_given_a_context_outside_its_pattern_when_redirecting_then_it_is_refused(context):
+    with pytest.raises(UnsafeAmiValue, match="Context"):
+        Redirect(channel="PJSIP/carrier-1", context=context, exten="s")
+
+
+@pytest.mark.parametrize("exten", ["1 2", "s\n", "s,1", "", "12345;x", "${SHELL(id)}"])
+def test_given_an_exten_outside_its_pattern_when_redirecting_then_it_is_refused(exten):
+    with pytest.raises(UnsafeAmiValue, match="Exten"):
+        Redirect(channel="PJSIP/carrier-1", context="hotline-ivr", exten=exten)
+
+
+@pytest.mark.parametrize("priority", [0, -1, 1000])
+def test_given_a_priority_out_of_range_when_redirecting_then_it_is_refused(priority):
+    with pytest.raises(UnsafeAmiValue, match="Priority"):
+        Redirect(channel="PJSIP/carrier-1", context="hotline-ivr", exten="s", priority=priority)
+
+
+@pytest.mark.parametrize(
+    "value", ["main\r\nAction: Originate", "line one\nline two", "carriage\rreturn", "nul\0byte", "x" * 257]
+)
+def test_given_a_setvar_value_with_a_line_break_or_too_long_when_building_then_it_is_refused(value):
+    with pytest.raises(UnsafeAmiValue, match="Value"):
+        Setvar(channel="PJSIP/carrier-1", variable="HOTLINE_IVR_PATH", value=value)
+
+
+@pytest.mark.parametrize(
+    "variable", ["hotline_queue", "1ABC", "___X", "A B", "X\r\nAction: Originate", "X=1", ""]
+)
+def test_given_a_setvar_variable_name_outside_its_pattern_when_building_then_it_is_refused(variable):
+    with pytest.raises(UnsafeAmiValue, match="Variable"):
+        Setvar(channel="PJSIP/carrier-1", variable=variable, value="1")
+
+
+@pytest.mark.parametrize(
+    "module", ["res_pjsip.so\r\nAction: Originate", "../res_pjsip.so", "Res_PJSIP", "a b", ""]
+)
+def test_given_a_module_name_outside_its_pattern_when_reloading_then_it_is_refused(module):
+    with pytest.raises(UnsafeAmiValue, match="Module"):
+        ModuleReload(module=module)
+
+
+@pytest.mark.parametrize("queue", ["main\r\nAction: Originate", "main queue", "main,1", ""])
+def test_given_a_queue_name_outside_its_pattern_when_asking_status_then_it_is_refused(queue):
+    with pytest.raises(UnsafeAmiValue, match="Queue"):
+        QueueStatus(queue=queue)
+
+
+def test_given_free_text_when_checked_then_printable_text_passes_and_line_breaks_do_not():
+    assert check_free_text("Reason", "市民来电: 投诉 (紧急)") == "市民来电: 投诉 (紧急)"
+    with pytest.raises(UnsafeAmiValue, match="Reason"):
+        check_free_text("Reason", "ok\r\nAction: Originate")
+
+
+def test_given_a_refused_value_when_reported_then_the_message_shows_only_the_start_of_it():
+    with pytest.raises(UnsafeAmiValue) as caught:
+        Hangup(channel="PJSIP/x\r\n" + "A" * 500)
+
+    assert len(str(caught.value)) < 120
+
+
+def test_given_a_hangup_cause_that_smuggles_a_line_when_fields_are_built_then_they_are_refused():
+    # The cause is typed int; should a str get through, fields() still checks every value it emits.
+    action = Hangup(channel="PJSIP/x-1", cause="16\r\nAction: Originate")  # type: ignore[arg-type]
+
+    with pytest.raises(UnsafeAmiValue, match="Cause"):
+        action.fields()
