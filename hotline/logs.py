@@ -49,10 +49,15 @@ def setup_logging(level: str = "INFO", component: str = "") -> None:
 
 
 def mask_number(number: str) -> str:
-    """Keep enough of a phone number to tell calls apart, never the whole of it."""
+    """Keep enough of a phone number to tell calls apart, never the whole of it.
+
+    Mobile numbers (11 digits) keep the carrier prefix and the last four, as Chinese service
+    desks print them (138****5678); shorter numbers keep at most the last four and half at most.
+    """
     digits = "".join(ch for ch in number if ch.isalnum())[:32]
     if len(digits) <= 4:
         return "*" * len(digits)
-    if len(digits) <= 7:
-        return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
+    if len(digits) < 11:
+        keep = min(4, len(digits) // 2)
+        return "*" * (len(digits) - keep) + digits[-keep:]
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
