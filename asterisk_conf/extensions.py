@@ -1,0 +1,220 @@
+"""extensions.conf: the path of every citizen's call, written so that no call is lost to our code.
+
+    hotline-trunk-<name>  ->  hotline-inbound  ->  AGI flow  ->  hotline-queues
+                                   |                  |
+                                   | over a limit     | flow did not finish
+                                   v                  v
+                               overflow           hotline-fallback -> main queue
+
+Nothing the caller controls (the dialed number, caller ID) is ever used in an expression or a
+Goto target: Asterisk's $[...] parser can call dialplan functions, so caller text there is code.
+Everything substituted into the dialplan from settings passes ``dialplan_literal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from asterisk_conf import dahdi
+from asterisk_conf.ini import ConfigError, ConfigFile, Section, dialplan_literal
+from asterisk_conf.layout import InstanceLayout
+from asterisk_conf.pjsip import SEATS_CONTEXT, trunk_context
+from hotline.settings import Settings
+from telephony import channel_vars as cv
+
+INBOUND = "hotline-inbound"
+QUEUES = "hotline-queues"
+FALLBACK = "hotline-fallback"
+# TODO(channel_vars): GROUP() category for the per-trunk limit; belongs next to GROUP_INBOUND.
+GROUP_TRUNK_CATEGORY = "hotline_trunk"
+# TODO(channel_vars): ROUTE value set when the dialplan (not the flow) chose the main queue.
+ROUTE_FALLBACK = "fallback"
+# HOTLINE_OVERFLOW values: which limit turned the call away.
+OVERFLOW_TRUNK = "trunk"
+OVERFLOW_CAPACITY = "capacity"
+# Extensions Asterisk gives a meaning of its own; a queue of that name would hijack it.
+RESERVED_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T", "fax", "talk"})
+# Queue() options; none yet (transfers and recording arrive with later features).
+QUEUE_OPTIONS = ""
+# Characters a queue name can have (settings.NAME_PATTERN). '-' comes first because FILTER()
+# reads "x-y" as a range.
+_QUEUE_NAME_CHARS = "-a-z0-9_"
+
+
+@dataclass(frozen=True)
+class Why:
+    """A comment line placed between dialplan steps, explaining the guard that follows."""
+
+    text: str
+
+
+Step = str | tuple[str, str] | Why
+
+
+def _extension(section: Section, name: str, steps: Sequence[Step]) -> None:
+    """Write ``exten => name,1,...`` then ``same => n,...``; a (label, app) step gets ``n(label)``."""
+    first = True
+    for step in steps:
+        if isinstance(step, Why):
+            section.comment(step.text)
+            continue
+        label, app = step if isinstance(step, tuple) else ("", step)
+        priority = ("1" if first else "n") + (f"({label})" if label else "")
+        section.raw(f"exten => {name},{priority},{app}" if first else f"same => {priority},{app}")
+        first = False
+
+
+def _inherit(var: str) -> str:
+    return f"__{var}"
+
+
+def _trunk_context(conf: ConfigFile, trunk: str, description: str) -> None:
+    section = conf.section(trunk_context(trunk), description)
+    section.comment("Whatever number was dialed, the call takes the one inbound path. _X. needs two")
+    section.comment("characters, so one-digit numbers get _X. (_. would also match h, i and t.)")
+    for pattern in ("_X", "_X.", "_+X.", "s"):
+        _extension(
+            section,
+            pattern,
+            [f"Set({_inherit(cv.TRUNK)}={trunk})", f"Goto({INBOUND},s,1)"],
+        )
+
+
+def _limits(settings: Settings) -> list[tuple[str, int]]:
+    limits = [(t.name, t.max_channels) for t in settings.trunks]
+    if settings.e1_spans:
+        limits.append((dahdi.E1_TRUNK, dahdi.b_channel_count(settings)))
+    return limits
+
+
+def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> None:
+    section = conf.section(
+        INBOUND,
+        "Every citizen's call: channel limits, then the IVR flow over FastAGI, then a queue.",
+    )
+    agi = settings.agi
+    host = dialplan_literal(f"[{agi.host}]" if ":" in agi.host else agi.host, source="agi.host")
+    flow = dialplan_literal(settings.ivr.flow, source="ivr.flow")
+    language = dialplan_literal(settings.site.language, source="site.language")
+    trunk = f"${{{cv.TRUNK}}}"
+    steps: list[Step] = [
+        Why("Limits: each group is set before it is counted, so two calls racing for the last"),
+        Why("channel can both be refused but never both admitted."),
+        f"Set(GROUP({GROUP_TRUNK_CATEGORY})={trunk})",
+        f"Set(GROUP()={cv.GROUP_INBOUND})",
+    ]
+    for name, limit in _limits(settings):
+        count = f"${{GROUP_COUNT({name}@{GROUP_TRUNK_CATEGORY})}}"
+        steps.append(f'GotoIf($["{trunk}" = "{name}" & {count} > {limit}]?trunk-full,1)')
+    steps += [
+        f"GotoIf($[${{GROUP_COUNT({cv.GROUP_INBOUND})}} > {settings.capacity.channels}]?capacity-full,1)",
+        f"Set({cv.LANGUAGE}={language})",
+        "Answer()",
+        f"Set({cv.FLOW}={flow})",
+        Why("Cleared so nothing but this call's flow can mark it finished or choose its route."),
+        f"Set({cv.FLOW_DONE}=)",
+        f"Set({cv.ROUTE}=)",
+        f"Set({cv.QUEUE}=)",
+        f"AGI(agi://{host}:{agi.port}/{flow})",
+        Why(f"Only {cv.FLOW_DONE}=1 proves the flow finished: a FastAGI socket that just closes"),
+        Why("(crash, restart) leaves AGISTATUS=SUCCESS and an unreachable server FAILURE, so the"),
+        Why("path that falls through is the fallback. Only a finished flow jumps over it."),
+        Why("FILTER() hands the expression parser plain digits/letters even if a flow stored odd text."),
+        f'GotoIf($["${{FILTER(0-9,${{{cv.FLOW_DONE}}})}}" = "1"]?flow-done)',
+        f"Goto({FALLBACK},s,1)",
+        ("flow-done", f'GotoIf($["${{FILTER(a-z,${{{cv.ROUTE}}})}}" = "{cv.ROUTE_HANGUP}"]?route-hangup)'),
+        Why("Only queue-name characters survive FILTER(). An empty or unknown name lands on"),
+        Why(f"{QUEUES}' s or i extension, i.e. the main queue."),
+        f"Goto({QUEUES},${{FILTER({_QUEUE_NAME_CHARS},${{{cv.QUEUE}}})}},1)",
+        ("route-hangup", "Hangup()"),
+    ]
+    _extension(section, "s", steps)
+
+    section.blank()
+    section.comment("Over a limit: mark the call for the tracker, then the configured overflow treatment.")
+    _extension(section, "trunk-full", [f"Set({cv.OVERFLOW}={OVERFLOW_TRUNK})", "Goto(overflow,1)"])
+    _extension(section, "capacity-full", [f"Set({cv.OVERFLOW}={OVERFLOW_CAPACITY})", "Goto(overflow,1)"])
+    overflow: list[Step] = [
+        Why("capacity.channels counts calls in the IVR and queues. A refused call is in neither, so"),
+        Why("it leaves that group at once (it keeps its trunk channel until it hangs up)."),
+        "Set(GROUP()=)",
+    ]
+    if settings.capacity.overflow == "busy":
+        overflow += [
+            Why("Busy() on an unanswered channel sends 486 (SIP) / user busy (PRI) without answering,"),
+            Why("so nobody is billed for a call nobody took."),
+            "Busy(5)",
+            "Hangup(17)",
+        ]
+    else:
+        prompt = dialplan_literal(str(layout.prompts / language / "overflow"), source="site.state_dir")
+        overflow += ["Answer()", f"Playback({prompt})", "Hangup()"]
+    _extension(section, "overflow", overflow)
+
+
+def _queues(conf: ConfigFile, settings: Settings) -> None:
+    main = settings.ivr.main_queue
+    section = conf.section(QUEUES, "One extension per queue. Anything else reaches the main queue.")
+    for index, queue in enumerate(settings.queues):
+        if queue.name in RESERVED_EXTENSIONS:
+            raise ConfigError(
+                f"queues[{index}].name: {queue.name!r} is a special extension in Asterisk's "
+                "dialplan; choose another queue name"
+            )
+        name = dialplan_literal(queue.name, source=f"queues[{index}].name")
+        args = [name]
+        if queue.max_wait:
+            args += [QUEUE_OPTIONS, "", "", str(queue.max_wait)]
+        _extension(
+            section,
+            name,
+            [f"Set({_inherit(cv.QUEUE)}={name})", f"Queue({','.join(args)})", "Hangup()"],
+        )
+    section.comment(
+        "s: an empty queue name (Goto keeps the current extension, s). i: a name that is not a queue."
+    )
+    section.comment("Both go to the main queue so a flow's bad choice still reaches people.")
+    _extension(section, "s", [f"Goto({main},1)"])
+    _extension(section, "i", [f"Goto({main},1)"])
+
+
+def _fallback(conf: ConfigFile, settings: Settings) -> None:
+    section = conf.section(
+        FALLBACK,
+        "Calls whose flow did not finish, and calls the AGI watchdog redirects out of a stuck flow.",
+    )
+    _extension(
+        section,
+        "s",
+        [f"Set({_inherit(cv.ROUTE)}={ROUTE_FALLBACK})", f"Goto({QUEUES},{settings.ivr.main_queue},1)"],
+    )
+
+
+def render(settings: Settings, layout: InstanceLayout) -> ConfigFile:
+    conf = ConfigFile("extensions.conf")
+    general = conf.section("general")
+    general.set("static", True)
+    # 'dialplan save' from the CLI must not overwrite the generated file.
+    general.set("writeprotect", True)
+    general.set("clearglobalvars", True)
+    general.set("autofallthrough", True)
+    conf.section("globals")
+
+    for index, trunk in enumerate(settings.trunks):
+        if settings.e1_spans and trunk.name == dahdi.E1_TRUNK:
+            raise ConfigError(
+                f"trunks[{index}].name: {dahdi.E1_TRUNK!r} is the name of the E1 spans' trunk; "
+                "choose another name"
+            )
+        _trunk_context(conf, trunk.name, f"SIP trunk {trunk.name}")
+    if settings.e1_spans:
+        _trunk_context(conf, dahdi.E1_TRUNK, "E1 spans (chan_dahdi.conf sends every B channel here)")
+    _inbound(conf, settings, layout)
+    _queues(conf, settings)
+    _fallback(conf, settings)
+    conf.section(
+        SEATS_CONTEXT,
+        "Fixed seats: no way out and no way into the trunks' inbound path (transfers come later).",
+    )
+    return conf

@@ -1,0 +1,139 @@
+"""pjsip.conf: transports, one endpoint per trunk and per fixed seat, and nothing anonymous.
+
+Only requests whose source IP *and port* match a trunk's identify reach a trunk context. There is
+no ``anonymous`` endpoint and only the IP identifier is configured, so an INVITE from anywhere
+else is answered with a digest challenge that no credentials can satisfy (there are none) and
+logged as a security event.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from asterisk_conf.ini import ConfigError, ConfigFile, Section
+from hotline.settings import SeatSettings, Settings, TrunkSettings
+
+TRANSPORT_UDP = "transport-udp"
+TRANSPORT_TCP = "transport-tcp"
+TRANSPORT_WS = "transport-ws"
+SEATS_CONTEXT = "hotline-seats"
+SEAT_CODECS = ("alaw", "ulaw")
+# TODO(settings): no field yet; seconds without RTP before a call counts as dead (a caller who
+# vanished without BYE would otherwise hold a channel and a queue position for ever).
+RTP_TIMEOUT_DEFAULT = 60
+# On hold the far end may legitimately stop sending; give it longer before giving up.
+RTP_TIMEOUT_HOLD_DEFAULT = 600
+_RESERVED_SECTIONS = frozenset({"global", "system", TRANSPORT_UDP, TRANSPORT_TCP, TRANSPORT_WS})
+
+
+def trunk_context(name: str) -> str:
+    return f"hotline-trunk-{name}"
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+
+
+def host_port(host: str, port: int) -> str:
+    """IP:port as PJSIP writes it, with IPv6 in brackets."""
+    return f"{_bracketed(host)}:{port}"
+
+
+def _common_media(section: Section, codecs: tuple[str, ...], *, source: str) -> None:
+    section.set("disallow", "all")
+    section.set("allow", ",".join(codecs), source=source)
+    # Media always flows through Asterisk: recording, spying and the RTP timeout depend on it,
+    # and re-INVITEs that move media break simple peers.
+    section.set("direct_media", False)
+    section.set("rtp_symmetric", True)
+    section.set("force_rport", True)
+    section.set("rewrite_contact", True)
+    section.set("rtp_timeout", RTP_TIMEOUT_DEFAULT)
+    section.set("rtp_timeout_hold", RTP_TIMEOUT_HOLD_DEFAULT)
+    section.set("dtmf_mode", "rfc4733")
+    section.set("ice_support", False)
+    section.set("allow_subscribe", False)
+    section.set("trust_id_inbound", False)
+
+
+def _transport(conf: ConfigFile, name: str, protocol: str, bind: str) -> None:
+    section = conf.section(name)
+    section.set("type", "transport")
+    section.set("protocol", protocol)
+    section.set("bind", bind, source="asterisk.bind_address")
+
+
+def _trunk(conf: ConfigFile, index: int, trunk: TrunkSettings) -> None:
+    source = f"trunks[{index}]"
+    peer = host_port(trunk.host, trunk.port)
+    endpoint = conf.section(trunk.name, f"trunk {trunk.name}: calls from {peer}")
+    endpoint.set("type", "endpoint")
+    endpoint.set("transport", TRANSPORT_TCP if trunk.transport == "tcp" else TRANSPORT_UDP)
+    endpoint.set("context", trunk_context(trunk.name), source=f"{source}.name")
+    endpoint.set("aors", trunk.name)
+    _common_media(endpoint, trunk.codecs, source=f"{source}.codecs")
+
+    aor = conf.section(trunk.name)
+    aor.set("type", "aor")
+    params = ("transport=tcp",) if trunk.transport == "tcp" else ()
+    aor.set_uri("contact", f"sip:{peer}", params, source=f"{source}.host")
+
+    identify = conf.section(trunk.name)
+    identify.set("type", "identify")
+    identify.set("endpoint", trunk.name)
+    # The port matters: without it every unauthenticated request from this IP (on loopback:
+    # every local test tool and softphone) would be taken for the trunk. A TCP peer therefore
+    # has to connect from its listening port or reuse a connection Asterisk opened.
+    identify.set("match", peer, source=f"{source}.host")
+
+
+def _seat(conf: ConfigFile, index: int, seat: SeatSettings) -> None:
+    source = f"seats[{index}]"
+    host, _, port = seat.contact.rpartition(":")
+    endpoint = conf.section(seat.endpoint, f"seat {seat.extension}: a fixed phone at {seat.contact}")
+    endpoint.set("type", "endpoint")
+    endpoint.set("transport", TRANSPORT_UDP)
+    # The seats' context has no path to the trunks' inbound dialplan, so a seat can never
+    # pose as a citizen's call.
+    endpoint.set("context", SEATS_CONTEXT)
+    endpoint.set("aors", seat.endpoint)
+    _common_media(endpoint, SEAT_CODECS, source=f"{source}.codecs")
+
+    aor = conf.section(seat.endpoint)
+    aor.set("type", "aor")
+    aor.set("contact", f"sip:{seat.extension}@{host_port(host, int(port))}", source=f"{source}.contact")
+
+
+def _check_names(settings: Settings) -> None:
+    seats = {seat.endpoint for seat in settings.seats}
+    for index, trunk in enumerate(settings.trunks):
+        if trunk.name in _RESERVED_SECTIONS or trunk.name in seats:
+            raise ConfigError(
+                f"trunks[{index}].name: {trunk.name!r} collides with a PJSIP transport, global "
+                "section or seat endpoint; choose another name"
+            )
+
+
+def render(settings: Settings) -> ConfigFile:
+    _check_names(settings)
+    a = settings.asterisk
+    conf = ConfigFile("pjsip.conf")
+    glob = conf.section("global")
+    glob.set("type", "global")
+    # Only the IP identifier exists: no username/anonymous identification of unknown sources.
+    glob.set("endpoint_identifier_order", "ip")
+    # Keep the version out of every response; scanners key on it.
+    glob.set("user_agent", "hotline")
+
+    bind = host_port(a.bind_address, a.sip_port)
+    _transport(conf, TRANSPORT_UDP, "udp", bind)
+    _transport(conf, TRANSPORT_TCP, "tcp", bind)
+    # The websocket transport rides on http.conf's server and never binds itself; naming the
+    # HTTP port keeps 'pjsip show transports' truthful.
+    _transport(conf, TRANSPORT_WS, "ws", host_port(a.bind_address, a.http_port))
+
+    for index, trunk in enumerate(settings.trunks):
+        _trunk(conf, index, trunk)
+    for index, seat in enumerate(settings.seats):
+        _seat(conf, index, seat)
+    return conf
