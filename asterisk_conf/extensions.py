@@ -26,13 +26,11 @@ from telephony import channel_vars as cv
 INBOUND = "hotline-inbound"
 QUEUES = "hotline-queues"
 FALLBACK = "hotline-fallback"
-# TODO(channel_vars): GROUP() category for the per-trunk limit; belongs next to GROUP_INBOUND.
-GROUP_TRUNK_CATEGORY = "hotline_trunk"
-# TODO(channel_vars): ROUTE value set when the dialplan (not the flow) chose the main queue.
-ROUTE_FALLBACK = "fallback"
-# HOTLINE_OVERFLOW values: which limit turned the call away.
-OVERFLOW_TRUNK = "trunk"
-OVERFLOW_CAPACITY = "capacity"
+GROUP_TRUNK_CATEGORY = cv.GROUP_TRUNK
+ROUTE_FALLBACK = cv.ROUTE_FALLBACK
+OVERFLOW_TRUNK = cv.OVERFLOW_TRUNK
+OVERFLOW_CAPACITY = cv.OVERFLOW_CAPACITY
+CLASSIC_AGI_SCRIPT = "hotline-flow.agi"
 # Extensions Asterisk gives a meaning of its own; a queue of that name would hijack it.
 RESERVED_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T", "fax", "talk"})
 # Queue() options; none yet (transfers and recording arrive with later features).
@@ -69,7 +67,7 @@ def _inherit(var: str) -> str:
     return f"__{var}"
 
 
-def _trunk_context(conf: ConfigFile, trunk: str, description: str) -> None:
+def _trunk_context(conf: ConfigFile, trunk: str, description: str, flow: str, mode: str) -> None:
     section = conf.section(trunk_context(trunk), description)
     section.comment("Whatever number was dialed, the call takes the one inbound path. _X. needs two")
     section.comment("characters, so one-digit numbers get _X. (_. would also match h, i and t.)")
@@ -77,7 +75,12 @@ def _trunk_context(conf: ConfigFile, trunk: str, description: str) -> None:
         _extension(
             section,
             pattern,
-            [f"Set({_inherit(cv.TRUNK)}={trunk})", f"Goto({INBOUND},s,1)"],
+            [
+                f"Set({_inherit(cv.TRUNK)}={trunk})",
+                f"Set({cv.FLOW}={flow})",
+                f"Set({cv.IVR_MODE}={mode})",
+                f"Goto({INBOUND},s,1)",
+            ],
         )
 
 
@@ -95,9 +98,11 @@ def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> No
     )
     agi = settings.agi
     host = dialplan_literal(f"[{agi.host}]" if ":" in agi.host else agi.host, source="agi.host")
-    flow = dialplan_literal(settings.ivr.flow, source="ivr.flow")
     language = dialplan_literal(settings.site.language, source="site.language")
     trunk = f"${{{cv.TRUNK}}}"
+    classic_script = dialplan_literal(str(layout.agi_bin / CLASSIC_AGI_SCRIPT), source="site.state_dir")
+    state_dir = dialplan_literal(str(layout.state_dir), source="site.state_dir")
+    welcome = dialplan_literal(str(layout.prompts / language / "welcome"), source="site.state_dir")
     steps: list[Step] = [
         Why("Limits: each group is set before it is counted, so two calls racing for the last"),
         Why("channel can both be refused but never both admitted."),
@@ -111,12 +116,15 @@ def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> No
         f"GotoIf($[${{GROUP_COUNT({cv.GROUP_INBOUND})}} > {settings.capacity.channels}]?capacity-full,1)",
         f"Set({cv.LANGUAGE}={language})",
         "Answer()",
-        f"Set({cv.FLOW}={flow})",
         Why("Cleared so nothing but this call's flow can mark it finished or choose its route."),
         f"Set({cv.FLOW_DONE}=)",
         f"Set({cv.ROUTE}=)",
         f"Set({cv.QUEUE}=)",
-        f"AGI(agi://{host}:{agi.port}/{flow})",
+        Why("The trunk's context chose the mode and flow from the settings, never from the caller."),
+        f'GotoIf($["${{{cv.IVR_MODE}}}" = "dialplan"]?plain)',
+        f'GotoIf($["${{{cv.IVR_MODE}}}" = "classic_agi"]?classic)',
+        f"AGI(agi://{host}:{agi.port}/${{FILTER({_QUEUE_NAME_CHARS},${{{cv.FLOW}}})}})",
+        ("after-agi", "NoOp(flow returned)"),
         Why(f"Only {cv.FLOW_DONE}=1 proves the flow finished: a FastAGI socket that just closes"),
         Why("(crash, restart) leaves AGISTATUS=SUCCESS and an unreachable server FAILURE, so the"),
         Why("path that falls through is the fallback. Only a finished flow jumps over it."),
@@ -128,6 +136,16 @@ def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> No
         Why(f"{QUEUES}' s or i extension, i.e. the main queue."),
         f"Goto({QUEUES},${{FILTER({_QUEUE_NAME_CHARS},${{{cv.QUEUE}}})}},1)",
         ("route-hangup", "Hangup()"),
+        Why("Classic AGI: the same flow as a process per call (pyst2), for comparison and old sites."),
+        (
+            "classic",
+            f"AGI({classic_script},${{FILTER({_QUEUE_NAME_CHARS},${{{cv.FLOW}}})}},{state_dir})",
+        ),
+        "Goto(after-agi)",
+        Why("Pure dialplan: greeting and main queue, no Python on the call's path (the benchmark floor)."),
+        ("plain", f"Playback({welcome})"),
+        f"Set({cv.FLOW_DONE}=1)",
+        f"Goto({QUEUES},{settings.ivr.main_queue},1)",
     ]
     _extension(section, "s", steps)
 
@@ -207,9 +225,13 @@ def render(settings: Settings, layout: InstanceLayout) -> ConfigFile:
                 f"trunks[{index}].name: {dahdi.E1_TRUNK!r} is the name of the E1 spans' trunk; "
                 "choose another name"
             )
-        _trunk_context(conf, trunk.name, f"SIP trunk {trunk.name}")
+        flow = dialplan_literal(trunk.flow or settings.ivr.flow, source=f"trunks[{index}].flow")
+        _trunk_context(conf, trunk.name, f"SIP trunk {trunk.name}", flow, trunk.ivr_mode)
     if settings.e1_spans:
-        _trunk_context(conf, dahdi.E1_TRUNK, "E1 spans (chan_dahdi.conf sends every B channel here)")
+        flow = dialplan_literal(settings.ivr.flow, source="ivr.flow")
+        _trunk_context(
+            conf, dahdi.E1_TRUNK, "E1 spans (chan_dahdi.conf sends every B channel here)", flow, "fastagi"
+        )
     _inbound(conf, settings, layout)
     _queues(conf, settings)
     _fallback(conf, settings)

@@ -28,7 +28,8 @@ from asterisk_conf.ini import ConfigFile
 from hotline.settings import Settings
 from telephony import channel_vars as cv
 
-READ_CLASSES = ("system", "call", "agent")
+# dialplan: Newexten events tell the tracker's watchdog which calls sit in AGI() and since when.
+READ_CLASSES = ("system", "call", "agent", "dialplan")
 WRITE_CLASSES = ("system", "call", "agent", "originate")
 
 

@@ -106,8 +106,11 @@ class Setvar(AmiAction):
 
 @dataclass(frozen=True)
 class ModuleReload(AmiAction):
-    name: ClassVar[str] = "ModuleReload"
+    """Reload one module (or all, with module None). AMI calls this ModuleLoad with LoadType reload."""
+
+    name: ClassVar[str] = "ModuleLoad"
     module: str | None = None
+    load_type: str = "reload"
 
     def __post_init__(self) -> None:
         if self.module is not None:

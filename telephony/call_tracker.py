@@ -218,7 +218,7 @@ class CallTracker:
     def _disposition(call: Call, variables: dict[str, str], has_voicemail: bool) -> Disposition:
         if call.agent_connected_at is not None:
             return Disposition.ANSWERED
-        if variables.get(cv.OVERFLOW) == "1":
+        if variables.get(cv.OVERFLOW):
             return Disposition.OVERFLOW
         if has_voicemail:
             return Disposition.VOICEMAIL

@@ -23,16 +23,23 @@ FLOW: Final = "HOTLINE_FLOW"
 TRUNK: Final = "HOTLINE_TRUNK"
 # Language of prompts for this call.
 LANGUAGE: Final = "HOTLINE_LANGUAGE"
-# Set by the dialplan when the call was turned away because all channels were busy.
+# Set by the dialplan when the call was turned away: which limit was full.
 OVERFLOW: Final = "HOTLINE_OVERFLOW"
+OVERFLOW_TRUNK: Final = "trunk"
+OVERFLOW_CAPACITY: Final = "capacity"
+# How this trunk's calls run their flow: fastagi, classic_agi or dialplan (settings trunks.ivr_mode).
+IVR_MODE: Final = "HOTLINE_IVR_MODE"
 
 ROUTE_QUEUE: Final = "queue"
 ROUTE_HANGUP: Final = "hangup"
+# Set by the dialplan (not the flow) when a call reached the main queue because its flow did not finish.
+ROUTE_FALLBACK: Final = "fallback"
 ROUTES: Final = frozenset({ROUTE_QUEUE, ROUTE_HANGUP})
 
 # Variables the AMI manager adds to every channel event (manager.conf channelvars), so the
 # call tracker learns the IVR path and queue without polling.
 AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW)
 
-# GROUP() categories counted for the channel limit.
+# GROUP() categories counted for the channel limits: all inbound calls, and per trunk.
 GROUP_INBOUND: Final = "hotline_inbound"
+GROUP_TRUNK: Final = "hotline_trunk"

@@ -66,12 +66,17 @@ def test_given_a_setvar_with_an_empty_value_when_built_then_the_empty_value_is_s
 
 
 def test_given_a_module_reload_when_built_then_module_is_sent_only_when_named():
-    assert ModuleReload().fields() == {"Action": "ModuleReload"}
+    assert ModuleReload().fields() == {"Action": "ModuleLoad", "LoadType": "reload"}
     assert ModuleReload(module="res_pjsip.so").fields() == {
-        "Action": "ModuleReload",
+        "Action": "ModuleLoad",
+        "LoadType": "reload",
         "Module": "res_pjsip.so",
     }
-    assert ModuleReload(module="app_queue").fields() == {"Action": "ModuleReload", "Module": "app_queue"}
+    assert ModuleReload(module="app_queue").fields() == {
+        "Action": "ModuleLoad",
+        "Module": "app_queue",
+        "LoadType": "reload",
+    }
 
 
 def test_given_a_queue_status_when_built_then_it_is_a_list_action_with_an_optional_queue():

@@ -194,7 +194,16 @@ def test_transports_bind_the_configured_address() -> None:
 
 # --- extensions.conf ----------------------------------------------------------------------------
 
-ALLOWED_DIALPLAN_VARS = {cv.TRUNK, cv.FLOW_DONE, cv.ROUTE, cv.QUEUE, "GROUP_COUNT", "FILTER"}
+ALLOWED_DIALPLAN_VARS = {
+    cv.TRUNK,
+    cv.FLOW_DONE,
+    cv.ROUTE,
+    cv.QUEUE,
+    cv.FLOW,
+    cv.IVR_MODE,
+    "GROUP_COUNT",
+    "FILTER",
+}
 
 
 def test_dialplan_reads_only_platform_variables() -> None:
@@ -222,7 +231,11 @@ def test_trunk_contexts_tag_the_trunk_and_join_the_inbound_path() -> None:
         patterns = [line.split("=> ")[1].split(",")[0] for line in lines if line.startswith("exten")]
         assert patterns == ["_X", "_X.", "_+X.", "s"]
         assert lines.count(f"exten => {patterns[0]},1,Set(__{cv.TRUNK}={trunk})") == 1
-        assert all(line.endswith("Goto(hotline-inbound,s,1)") for line in lines if line.startswith("same"))
+        jumps = [line for line in lines if "Goto(" in line]
+        assert len(jumps) == 4
+        assert all(line.endswith("Goto(hotline-inbound,s,1)") for line in jumps)
+        modes = {line.split("=")[-1].rstrip(")") for line in lines if f"Set({cv.IVR_MODE}=" in line}
+        assert modes == {"fastagi"}
 
 
 def test_inbound_enforces_trunk_and_total_limits_before_answering() -> None:
@@ -241,12 +254,15 @@ def test_inbound_enforces_trunk_and_total_limits_before_answering() -> None:
 
 def test_after_agi_the_fall_through_path_is_the_fallback() -> None:
     lines = dialplan(render()["extensions.conf"], "hotline-inbound")
-    agi = next(i for i, line in enumerate(lines) if "AGI(agi://127.0.0.1:4573/default_12345)" in line)
-    assert lines[agi - 3 : agi] == [
+    agi = next(i for i, line in enumerate(lines) if "AGI(agi://127.0.0.1:4573/" in line)
+    assert lines[agi] == f"same => n,AGI(agi://127.0.0.1:4573/${{FILTER(-a-z0-9_,${{{cv.FLOW}}})}})"
+    assert lines[agi - 5 : agi - 2] == [
         f"same => n,Set({cv.FLOW_DONE}=)",
         f"same => n,Set({cv.ROUTE}=)",
         f"same => n,Set({cv.QUEUE}=)",
     ]
+    assert lines[agi + 1] == "same => n(after-agi),NoOp(flow returned)"
+    agi += 1
     assert lines[agi + 1] == f'same => n,GotoIf($["${{FILTER(0-9,${{{cv.FLOW_DONE}}})}}" = "1"]?flow-done)'
     assert lines[agi + 2] == "same => n,Goto(hotline-fallback,s,1)"
     assert lines[agi + 3].startswith("same => n(flow-done),GotoIf(")
@@ -338,7 +354,7 @@ def test_manager_is_loopback_only_with_least_privilege() -> None:
     assert values(user, "deny") == ["0.0.0.0/0.0.0.0"]
     assert values(user, "permit") == ["127.0.0.1/255.255.255.255"]
     assert values(user, "secret") == [SECRET]
-    assert set(values(user, "read")[0].split(",")) == {"system", "call", "agent"}
+    assert set(values(user, "read")[0].split(",")) == {"system", "call", "agent", "dialplan"}
     assert set(values(user, "write")[0].split(",")) == {"system", "call", "agent", "originate"}
 
 
