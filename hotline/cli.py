@@ -367,12 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from asterisk_conf.ini import ConfigError
+    from ivr_flows.errors import FlowError
+
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
+        return _dispatch(args, load_settings(args.config))
+    except (SettingsError, ConfigError, FlowError) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
         return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         return cmd_run(settings, install=not args.no_install)
     if args.command == "install":

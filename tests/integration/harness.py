@@ -40,8 +40,14 @@ HTTP_PORT = 28088
 AGI_PORT = 24573
 WEB_PORT = 28000
 RTP = (31000, 31999)
-TRUNK_PORTS = {"carrier": 25080, "nightline": 25081, "faulty": 25082, "stuck": 25083, "menu": 25084,
-               "classic": 25085}
+TRUNK_PORTS = {
+    "carrier": 25080,
+    "nightline": 25081,
+    "faulty": 25082,
+    "stuck": 25083,
+    "menu": 25084,
+    "classic": 25085,
+}
 SEAT_PORTS = {"1001": 25071, "1002": 25072}
 CHANNEL_LIMIT = 4
 
@@ -49,8 +55,13 @@ T = TypeVar("T")
 
 
 def settings_toml(state_dir: Path) -> str:
-    trunk_flows = {"nightline": "after_hours_test", "faulty": "raises_test", "stuck": "hangs_test",
-                   "menu": "menu_test", "classic": "default_12345"}
+    trunk_flows = {
+        "nightline": "after_hours_test",
+        "faulty": "raises_test",
+        "stuck": "hangs_test",
+        "menu": "menu_test",
+        "classic": "default_12345",
+    }
     trunks = "\n".join(
         f'[[trunks]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n'
         + (f'flow = "{trunk_flows[name]}"\n' if name in trunk_flows else "")
@@ -62,6 +73,8 @@ def settings_toml(state_dir: Path) -> str:
         for ext, port in SEAT_PORTS.items()
     )
     return f"""
+e1_spans = []
+
 [site]
 state_dir = "{state_dir}"
 timezone = "Asia/Shanghai"
@@ -195,16 +208,22 @@ def start_platform() -> Platform:
     log_file = base / "platform.log"
     with log_file.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "run"], cwd=ROOT, env=env,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "hotline.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     runtime = None
     deadline = time.monotonic() + 900  # the first run on a fresh machine builds the Asterisk chroot
     healthy = False
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"`hotline run` exited with {process.returncode}:\n"
-                               + log_file.read_text(errors="replace")[-6000:])
+            raise RuntimeError(
+                f"`hotline run` exited with {process.returncode}:\n"
+                + log_file.read_text(errors="replace")[-6000:]
+            )
         try:
             if httpx.get(f"http://127.0.0.1:{WEB_PORT}/healthz", timeout=2).status_code == 200:
                 healthy = True
@@ -238,7 +257,12 @@ def stop_platform(platform: Platform, artifacts: Path) -> None:
     messages = InstanceLayout.for_settings(platform.settings).log / "messages.log"
     if messages.exists():
         shutil.copy(messages, keep / "asterisk-messages.log")
-    (keep / "calls.json").write_text(json.dumps(
-        [{k: str(v) for k, v in vars(c).items() if not k.startswith("_")} for c in platform.calls()],
-        ensure_ascii=False, indent=1), encoding="utf-8")
+    (keep / "calls.json").write_text(
+        json.dumps(
+            [{k: str(v) for k, v in vars(c).items() if not k.startswith("_")} for c in platform.calls()],
+            ensure_ascii=False,
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     shutil.rmtree(platform.base, ignore_errors=True)

@@ -1,0 +1,33 @@
+"""Given `hotline run`, when it has started, then every component reports healthy."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.harness import Platform
+
+
+def test_given_hotline_run_when_started_then_healthz_reports_every_component_ok(platform: Platform) -> None:
+    health = platform.health()
+    assert health["status"] == "ok", health
+    assert set(health["checks"]) == {"asterisk", "ami", "agi", "database"}
+    assert all(check["ok"] for check in health["checks"].values())
+
+
+def test_given_the_platform_when_asterisk_is_asked_then_our_generated_config_is_live(
+    platform: Platform,
+) -> None:
+    endpoints = platform.rx("pjsip show endpoints")
+    assert "carrier" in endpoints and "seat1001" in endpoints
+    assert "anonymous" not in endpoints
+    queues = platform.rx("queue show main")
+    assert "main has 0 calls" in queues
+    assert "hotline-fallback" in platform.rx("dialplan show hotline-fallback")
+
+
+def test_given_the_platform_when_the_calls_page_is_opened_then_it_answers_in_chinese(
+    platform: Platform,
+) -> None:
+    page = httpx.get(f"{platform.web}/", timeout=5)
+    assert page.status_code == 200
+    assert "最近来电" in page.text
