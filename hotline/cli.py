@@ -94,10 +94,9 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_render(settings: Settings, reload: bool = False) -> list[str]:
+    from asterisk_conf.layout import InstanceLayout
     from asterisk_conf.render import write_config
     from ivr_flows.loader import load_all
-
-    from asterisk_conf.layout import InstanceLayout
 
     load_all(settings)  # a broken flow must stop us before Asterisk is told to use it
     layout = InstanceLayout.for_settings(settings)
