@@ -321,7 +321,12 @@ def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     from telephony.test_call import place_test_call
 
     return place_test_call(
-        settings, digits=args.digits, seconds=args.seconds, caller_id=args.caller_id, say=say
+        settings,
+        digits=args.digits,
+        seconds=args.seconds,
+        caller_id=args.caller_id,
+        say=say,
+        answer=args.answer,
     )
 
 
@@ -360,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--digits", default="", help="DTMF keys to press after the greeting starts")
     call.add_argument("--seconds", type=float, default=10.0, help="how long to stay on the line")
     call.add_argument("--caller-id", default="13800138000")
+    call.add_argument(
+        "--answer",
+        action="store_true",
+        help="also bring up a sipp agent on each configured seat to answer the call",
+    )
     comp = sub.add_parser("component", help=argparse.SUPPRESS)
     comp.add_argument("name", choices=COMPONENTS)
     return parser
