@@ -28,8 +28,9 @@ from asterisk_conf.ini import ConfigFile
 from hotline.settings import Settings
 from telephony import channel_vars as cv
 
-# dialplan: Newexten events tell the tracker's watchdog which calls sit in AGI() and since when.
-READ_CLASSES = ("system", "call", "agent", "dialplan")
+# dialplan: Newexten events tell the tracker's watchdog which calls sit in AGI() and since when;
+# agi: AGIExecStart/End tell it whether a command is running (a long prompt is not a hang).
+READ_CLASSES = ("system", "call", "agent", "dialplan", "agi")
 WRITE_CLASSES = ("system", "call", "agent", "originate")
 
 

@@ -108,10 +108,15 @@ class AgiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(4573, ge=1, le=65535)
     header_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for agi_* headers")
-    flow_timeout: float = Field(
-        120.0, gt=0, le=3600, description="Longest a flow may hold a call before it is sent to a queue"
+    # A flow waiting on Asterisk (a prompt playing, a message recording) is working; a flow that
+    # sends nothing is stuck. So the tight limit is on our silence, the loose one on the whole flow.
+    idle_timeout: float = Field(
+        10.0, gt=0, le=600, description="Longest our flow code may go without an AGI command in flight"
     )
-    watchdog_grace: float = Field(10.0, gt=0, le=600)
+    max_flow_seconds: float = Field(
+        900.0, gt=0, le=7200, description="Longest any call may stay in the IVR before it is queued"
+    )
+    watchdog_grace: float = Field(5.0, gt=0, le=600, description="Extra time before the AMI watchdog acts")
 
 
 class WebSettings(_Section):
@@ -260,6 +265,7 @@ class IvrSettings(_Section):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
                 raise ValueError(f"{name!r} is not a Python module name")
         return value
+
     main_queue: str = Field("main", pattern=NAME_PATTERN)
 
 

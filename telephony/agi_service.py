@@ -1,8 +1,9 @@
 """The IVR process: a FastAGI server that runs the configured flow on every call.
 
 The flow decides; this module tells Asterisk the decision through channel variables, setting
-FLOW_DONE last. Anything short of that (a flow that raises, runs past ``agi.flow_timeout``, or a
-process that dies) leaves FLOW_DONE unset and the dialplan queues the call on the main queue.
+FLOW_DONE last. Anything short of that (a flow that raises, sits silent past ``agi.idle_timeout``,
+runs past ``agi.max_flow_seconds``, or a process that dies) leaves FLOW_DONE unset, and the dialplan
+queues the call on the main queue.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 from hotline.db import Database
@@ -49,23 +51,42 @@ class FlowRunner:
         name = flow_name_of(conn.env.get("agi_network_script", ""), self.flows, self._settings.ivr.flow)
         language = conn.env.get("agi_language", "")
         context = self._contexts.get(language, self._contexts[self._settings.site.language])
-        try:
-            outcome = await asyncio.wait_for(
-                run_flow(self.flows[name], conn, context), self._settings.agi.flow_timeout
-            )
-        except TimeoutError:
+        flow = asyncio.ensure_future(run_flow(self.flows[name], conn, context))
+        why = await self._supervise(flow, conn)
+        if why is not None:
             self.fell_back += 1
             log.error(
-                "flow ran past agi.flow_timeout; the dialplan queues the call",
+                f"flow stopped: {why}; the dialplan queues the call",
                 extra={"call": conn.uniqueid, "flow": name},
             )
             return
+        outcome = flow.result()
         if outcome.voicemail_path and self._db is not None:
             await asyncio.to_thread(self._keep_voicemail, conn.uniqueid, outcome)
         for variable, value in outcome.channel_variables().items():
             await conn.set_variable(variable, value)
         await conn.set_variable(cv.FLOW_DONE, "1")
         self.finished += 1
+
+    async def _supervise(self, flow: asyncio.Future[FlowOutcome], conn: AgiConnection) -> str | None:
+        """Wait for the flow; cancel it when our code goes silent or the whole flow runs too long."""
+        limits = self._settings.agi
+        started = time.monotonic()
+        while True:
+            done, _ = await asyncio.wait({flow}, timeout=0.25)
+            if done:
+                flow.result()  # re-raises CallerHungUp or the flow's own error for the server
+                return None
+            why = None
+            if conn.idle_seconds() > limits.idle_timeout:
+                why = f"no AGI command for {limits.idle_timeout:.0f}s (agi.idle_timeout)"
+            elif time.monotonic() - started > limits.max_flow_seconds:
+                why = f"in the IVR for {limits.max_flow_seconds:.0f}s (agi.max_flow_seconds)"
+            if why is not None:
+                flow.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await flow
+                return why
 
     def _keep_voicemail(self, uniqueid: str, outcome: FlowOutcome) -> None:
         assert self._db is not None and outcome.voicemail_path is not None

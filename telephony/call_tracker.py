@@ -64,8 +64,11 @@ def _is_caller_channel(ch: dict[str, Any]) -> bool:
 
 @dataclass
 class StuckCall:
+    """A call inside AGI(): since when, and since when no AGI command has been running."""
+
     channel: str
     since: float
+    idle_since: float | None
 
 
 class CallTracker:
@@ -97,9 +100,13 @@ class CallTracker:
             return
         if name == "Newexten":
             if event.get("Application") == "AGI":
-                self.in_agi.setdefault(uid, StuckCall(self.tracked[uid], time.monotonic()))
+                now_mono = time.monotonic()
+                self.in_agi.setdefault(uid, StuckCall(self.tracked[uid], now_mono, now_mono))
             else:
                 self.in_agi.pop(uid, None)
+        elif name in ("AGIExecStart", "AGIExecEnd") and uid in self.in_agi:
+            # A command in flight is Asterisk working (a prompt, a recording), not our code stuck.
+            self.in_agi[uid].idle_since = None if name == "AGIExecStart" else time.monotonic()
         elif name == "Newstate" and str(event.get("ChannelState")) == UP:
             self._submit(partial(self._update, uid=uid, only_if_null=True, answered_at=now))
         elif name == "QueueCallerJoin":
@@ -128,7 +135,8 @@ class CallTracker:
             # decides whether the watchdog watches it (a call moved on to a queue must not be
             # redirected). Time in AGI is counted from now, so it is never over-estimated.
             if ch.get("Application") == "AGI":
-                self.in_agi.setdefault(uid, StuckCall(self.tracked[uid], time.monotonic()))
+                now_mono = time.monotonic()
+                self.in_agi.setdefault(uid, StuckCall(self.tracked[uid], now_mono, now_mono))
             else:
                 self.in_agi.pop(uid, None)
         self._submit(partial(self._reconcile, live=live, now=utcnow()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
@@ -41,10 +42,16 @@ class AgiConnection:
         self._env = MappingProxyType(dict(env))
         self.hung_up = False
         self._lock = asyncio.Lock()
+        self._in_flight = 0
+        self._idle_since = time.monotonic()
 
     @property
     def env(self) -> Mapping[str, str]:
         return self._env
+
+    def idle_seconds(self) -> float:
+        """How long no command has been in flight: time our own code has spent, not Asterisk's."""
+        return 0.0 if self._in_flight else time.monotonic() - self._idle_since
 
     @property
     def uniqueid(self) -> str:
@@ -65,24 +72,32 @@ class AgiConnection:
         if self.hung_up:
             raise CallerHungUp(self.uniqueid)
         async with self._lock:
-            self._writer.write(command_line(*words))
+            self._in_flight += 1
             try:
-                await self._writer.drain()
-            except ConnectionError as exc:
+                return await self._exchange(words)
+            finally:
+                self._in_flight -= 1
+                self._idle_since = time.monotonic()
+
+    async def _exchange(self, words: tuple[str, ...]) -> AgiReply:
+        self._writer.write(command_line(*words))
+        try:
+            await self._writer.drain()
+        except ConnectionError as exc:
+            self.hung_up = True
+            raise CallerHungUp(self.uniqueid) from exc
+        while True:
+            line = await self._read_line()
+            if line == "HANGUP":
+                # FastAGI tells us of a hang-up out of band; the reply to our command follows.
                 self.hung_up = True
-                raise CallerHungUp(self.uniqueid) from exc
-            while True:
-                line = await self._read_line()
-                if line == "HANGUP":
-                    # FastAGI tells us of a hang-up out of band; the reply to our command follows.
-                    self.hung_up = True
-                    continue
-                if line.startswith("520-"):
-                    while not (await self._read_line()).startswith("520 "):
-                        pass
-                    raise AgiProtocolError(f"Asterisk rejected the syntax of {words[0]}")
-                reply = parse_reply(line)
-                break
+                continue
+            if line.startswith("520-"):
+                while not (await self._read_line()).startswith("520 "):
+                    pass
+                raise AgiProtocolError(f"Asterisk rejected the syntax of {words[0]}")
+            reply = parse_reply(line)
+            break
         if reply.code == 511:
             self.hung_up = True
             raise CallerHungUp(self.uniqueid)

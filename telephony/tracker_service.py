@@ -17,7 +17,7 @@ from hotline.settings import Settings
 from hotline.status import clear_status, write_status
 from telephony.ami import AmiActionFailed, AmiClient, AmiUnavailable
 from telephony.ami_actions import CoreShowChannels, Redirect
-from telephony.call_tracker import CallTracker
+from telephony.call_tracker import CallTracker, StuckCall
 
 log = logging.getLogger("telephony.tracker")
 
@@ -26,22 +26,32 @@ FALLBACK_CONTEXT = "hotline-fallback"
 
 
 class AgiWatchdog:
-    """Redirects a call that has been inside AGI longer than the flow time limit allows.
+    """Redirects a call stuck in AGI: no command running for too long, or in the IVR far too long.
 
-    The FastAGI server enforces the limit itself; this catches the case where that server is
-    alive but stuck (and so is its own timer), which Asterisk will otherwise wait on for ever.
+    The FastAGI server enforces the same limits itself; this catches the case where that server
+    is alive but stuck (and so are its own timers), which Asterisk would otherwise wait on for ever.
+    Idle time is read from AGIExecStart/AGIExecEnd events, so a long prompt or recording is not
+    mistaken for a hang.
     """
 
-    def __init__(self, tracker: CallTracker, ami: AmiClient, *, limit: float) -> None:
+    def __init__(
+        self, tracker: CallTracker, ami: AmiClient, *, idle_limit: float, total_limit: float
+    ) -> None:
         self._tracker = tracker
         self._ami = ami
-        self._limit = limit
+        self._idle_limit = idle_limit
+        self._total_limit = total_limit
         self.redirected = 0
+
+    def _is_stuck(self, stuck: StuckCall, now: float) -> bool:
+        if now - stuck.since >= self._total_limit:
+            return True
+        return stuck.idle_since is not None and now - stuck.idle_since >= self._idle_limit
 
     async def check(self) -> None:
         now = time.monotonic()
         for uid, stuck in list(self._tracker.in_agi.items()):
-            if now - stuck.since < self._limit:
+            if not self._is_stuck(stuck, now):
                 continue
             # Forget it first so a failing Redirect is not retried every second for ever.
             self._tracker.in_agi.pop(uid, None)
@@ -73,7 +83,13 @@ async def run_tracker(settings: Settings, stop: asyncio.Event) -> None:
         on_event=tracker.on_event,
         on_ready=rebuild,
     )
-    watchdog = AgiWatchdog(tracker, ami, limit=settings.agi.flow_timeout + settings.agi.watchdog_grace)
+    limits = settings.agi
+    watchdog = AgiWatchdog(
+        tracker,
+        ami,
+        idle_limit=limits.idle_timeout + limits.watchdog_grace,
+        total_limit=limits.max_flow_seconds + limits.watchdog_grace,
+    )
     worker = asyncio.create_task(tracker.run(), name="call-rows")
     try:
         while not stop.is_set():

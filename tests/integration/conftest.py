@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Platform, start_platform, stop_platform
+from tests.integration.harness import AmiRecorder, Platform, start_platform, stop_platform
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +25,12 @@ def clean_platform(platform: Platform) -> Iterator[Platform]:
     platform.settle()
     yield platform
     platform.settle()
+
+
+@pytest.fixture
+def ami(platform: Platform) -> Iterator[AmiRecorder]:
+    recorder = AmiRecorder(platform.settings)
+    try:
+        yield recorder
+    finally:
+        recorder.close()

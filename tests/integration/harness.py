@@ -90,8 +90,9 @@ rtp_end = {RTP[1]}
 [agi]
 port = {AGI_PORT}
 header_timeout = 2.0
-flow_timeout = 8.0
-watchdog_grace = 4.0
+idle_timeout = 3.0
+max_flow_seconds = 60.0
+watchdog_grace = 3.0
 
 [web]
 port = {WEB_PORT}
@@ -266,3 +267,124 @@ def stop_platform(platform: Platform, artifacts: Path) -> None:
         encoding="utf-8",
     )
     shutil.rmtree(platform.base, ignore_errors=True)
+
+
+class AmiRecorder:
+    """Records every AMI event from the platform's Asterisk in a background thread.
+
+    Assertions about calls come from here and from the database, never from sipp's exit code
+    (sipp reports success even when the IVR failed).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        import asyncio
+        import threading
+
+        from telephony.ami import AmiClient
+
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        layout = InstanceLayout.for_settings(settings)
+
+        def keep(event: dict[str, Any]) -> None:
+            with self._lock:
+                self.events.append(event)
+
+        async def make() -> AmiClient:
+            client = AmiClient(
+                host="127.0.0.1",
+                port=settings.asterisk.ami_port,
+                username=settings.asterisk.ami_user,
+                secret=layout.ami_secret(),
+                on_event=keep,
+            )
+            await client.start(timeout=20)
+            return client
+
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._client = asyncio.run_coroutine_threadsafe(make(), self._loop).result(30)
+
+    def of(self, name: str, **match: str) -> list[dict[str, Any]]:
+        with self._lock:
+            events = list(self.events)
+        return [
+            e for e in events if e.get("Event") == name and all(str(e.get(k)) == v for k, v in match.items())
+        ]
+
+    def wait_for(self, name: str, timeout: float = 20.0, **match: str) -> dict[str, Any]:
+        def latest() -> dict[str, Any] | None:
+            found = self.of(name, **match)
+            return found[-1] if found else None
+
+        return poll(f"AMI event {name} {match}", latest, timeout)
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+MEDIA_PORTS = iter(range(26000, 26990, 10))
+
+
+def media_port() -> int:
+    """A fresh RTP port pair for each sipp peer of the session (bounded; 99 peers at most)."""
+    return next(MEDIA_PORTS)
+
+
+def caller_pcap(
+    work: Path, *, text: str | None = None, digits: str = "", digits_at: float = 2.0, seconds: float = 12.0
+) -> Path:
+    from telephony.sipp.pcap import speak_to_wav, write_call_pcap
+
+    work.mkdir(parents=True, exist_ok=True)
+    wav = speak_to_wav(text, "cmn", work / "speech.wav") if text else None
+    pcap = work / "call.pcap"
+    write_call_pcap(pcap, wav, [(digits_at, digits)] if digits else [], seconds)
+    return pcap
+
+
+def place_calls(
+    platform: Platform,
+    trunk: str,
+    work: Path,
+    *,
+    callers: Any = 1,
+    text: str | None = None,
+    digits: str = "",
+    digits_at: float = 2.0,
+    talk_seconds: float = 12.0,
+    local_port: int | None = None,
+    rate: float = 10.0,
+) -> Any:
+    """Calls from the named trunk's IP:port (or another local port) into the platform; blocks."""
+    from telephony.sipp.runner import SippCaller
+
+    pcap = caller_pcap(work, text=text, digits=digits, digits_at=digits_at, seconds=talk_seconds)
+    caller = SippCaller(
+        (platform.settings.asterisk.bind_address, SIP_PORT),
+        local=("127.0.0.1", local_port or TRUNK_PORTS[trunk]),
+        media_port=media_port(),
+        service="12345",
+        work_dir=work,
+    )
+    return caller.run(callers, media=pcap, talk_seconds=talk_seconds, rate=rate, ring_timeout=15)
+
+
+def seat_agent(platform: Platform, extension: str, work: Path, **kwargs: Any) -> Any:
+    from telephony.sipp.runner import SippAgent
+
+    seat = next(s for s in platform.settings.seats if s.extension == extension)
+    return SippAgent.for_seat(seat, media_port=media_port(), work_dir=work, **kwargs)
+
+
+def closed_rows_since(platform: Platform, first_id: int, count: int = 1, timeout: float = 30.0) -> list[Call]:
+    def done() -> list[Call] | None:
+        rows = platform.call_rows_since(first_id)
+        return rows if len(rows) >= count and all(r.ended_at for r in rows) else None
+
+    return poll(f"{count} closed call row(s)", done, timeout)

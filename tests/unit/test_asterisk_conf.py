@@ -354,7 +354,7 @@ def test_manager_is_loopback_only_with_least_privilege() -> None:
     assert values(user, "deny") == ["0.0.0.0/0.0.0.0"]
     assert values(user, "permit") == ["127.0.0.1/255.255.255.255"]
     assert values(user, "secret") == [SECRET]
-    assert set(values(user, "read")[0].split(",")) == {"system", "call", "agent", "dialplan"}
+    assert set(values(user, "read")[0].split(",")) == {"system", "call", "agent", "dialplan", "agi"}
     assert set(values(user, "write")[0].split(",")) == {"system", "call", "agent", "originate"}
 
 

@@ -597,7 +597,7 @@ class RecordingAmi:
 
 
 def watchdog(tracker: CallTracker, ami: RecordingAmi, limit: float) -> AgiWatchdog:
-    return AgiWatchdog(tracker, cast(AmiClient, ami), limit=limit)
+    return AgiWatchdog(tracker, cast(AmiClient, ami), idle_limit=limit, total_limit=limit)
 
 
 async def test_given_a_call_stuck_in_agi_when_the_watchdog_checks_then_it_is_redirected_once(tracker, db):
@@ -627,7 +627,8 @@ async def test_given_a_call_stuck_in_agi_when_the_watchdog_checks_then_it_is_red
 async def test_given_a_call_young_in_agi_when_the_watchdog_checks_then_it_is_left_alone(tracker, db):
     young, old = Caller("1732178400.1"), Caller("1732178400.2", channel="PJSIP/carrier-00000002")
     await feed(tracker, young.new_channel(), old.new_channel(), young.enters("AGI"), old.enters("AGI"))
-    tracker.in_agi[old.uniqueid] = StuckCall(old.channel, time.monotonic() - 200)
+    # The old call has a command running (idle_since None), but has been in AGI past the ceiling.
+    tracker.in_agi[old.uniqueid] = StuckCall(old.channel, time.monotonic() - 200, None)
     ami = RecordingAmi()
 
     await watchdog(tracker, ami, limit=130).check()
@@ -659,3 +660,21 @@ async def test_given_a_hostile_channel_name_when_the_watchdog_redirects_then_not
     assert ami.sent == []
     assert dog.redirected == 0
     assert tracker.in_agi == {}
+
+
+async def test_given_a_long_prompt_playing_when_the_watchdog_checks_then_only_silence_counts(tracker, db):
+    caller = Caller()
+    await feed(tracker, caller.new_channel(), caller.enters("AGI"))
+    started = {"Event": "AGIExecStart", "Uniqueid": caller.uniqueid, "Command": "STREAM FILE x"}
+    await feed(tracker, started)
+    tracker.in_agi[caller.uniqueid].since = time.monotonic() - 50
+    ami = RecordingAmi()
+    dog = AgiWatchdog(tracker, cast(AmiClient, ami), idle_limit=5, total_limit=600)
+
+    await dog.check()
+    assert ami.sent == []  # Asterisk is playing a prompt: working, not stuck
+
+    await feed(tracker, {"Event": "AGIExecEnd", "Uniqueid": caller.uniqueid})
+    tracker.in_agi[caller.uniqueid].idle_since = time.monotonic() - 6
+    await dog.check()
+    assert [a.fields()["Context"] for a in ami.sent] == ["hotline-fallback"]

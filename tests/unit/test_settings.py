@@ -78,7 +78,7 @@ queues = ["main", "tax"]
     assert settings.site.language == "en"
     assert settings.agi.port == 4600
     assert settings.agi.header_timeout == 0.5
-    assert settings.agi.flow_timeout == 120.0  # untouched keys of a section keep their defaults
+    assert settings.agi.idle_timeout == 10.0  # untouched keys of a section keep their defaults
     assert settings.queue("tax").title == "税务"
     assert [(t.name, t.host, t.port, t.transport) for t in settings.trunks] == [
         ("unicom", "10.1.2.3", 5062, "tcp")
