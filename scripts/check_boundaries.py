@@ -32,10 +32,10 @@ def check_file(path: Path) -> list[str]:
         for name in names:
             owner = OWNED_IMPORTS.get(name.split(".")[0])
             if owner and owner != context:
-                problems.append(f"{rel}:{node.lineno}: imports {name}, which only {owner}/ may use")
+                problems.append(f"{rel}:{getattr(node, "lineno", 0)}: imports {name}, which only {owner}/ may use")
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "commit" and rel not in COMMIT_ALLOWED and context != "tests"):
-            problems.append(f"{rel}:{node.lineno}: commits a transaction; only the unit of work may")
+            problems.append(f"{rel}:{getattr(node, "lineno", 0)}: commits a transaction; only the unit of work may")
     return problems
 
 
