@@ -171,7 +171,17 @@ def cmd_run(settings: Settings, install: bool = True) -> int:
     cmd_render(settings)
     instance = start_asterisk(settings, runtime)
     log_dir = settings.state_dir / "log"
-    components = [Component(name, component_argv(name), log_dir / f"{name}.log") for name in COMPONENTS]
+    from hotline.status import status_dir
+
+    components = [
+        Component(
+            name,
+            component_argv(name),
+            log_dir / f"{name}.log",
+            heartbeat=status_dir(settings.state_dir) / f"{name}.json" if name != "web" else None,
+        )
+        for name in COMPONENTS
+    ]
     say(f"[platform] starting {', '.join(COMPONENTS)} (logs in {log_dir})")
     _print_where(settings)
     last_check = [time.monotonic()]

@@ -21,6 +21,8 @@ from pathlib import Path
 log = logging.getLogger("hotline.supervisor")
 
 RESTART_BACKOFF = (0.5, 1, 2, 5, 10)
+FROZEN_AFTER = 8.0  # seconds without a heartbeat before a live component counts as frozen
+STARTUP_GRACE = 10.0
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Component:
     started_at: float = 0.0
     next_start: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
+    # Heartbeat file the component rewrites every second; None for components without one.
+    heartbeat: Path | None = None
 
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -93,9 +97,30 @@ class Supervisor:
                 component.stop()
                 self._say(f"  {component.name} stopped")
 
+    def _kill_frozen(self, component: Component, now: float) -> None:
+        """A live process whose heartbeat stopped is frozen (a blocked event loop, SIGSTOP): kill it.
+
+        For the FastAGI server this is what actually frees calls: Asterisk waits on an AGI socket
+        for ever, and only closing it sends those calls on to the main queue.
+        """
+        proc = component.process
+        if component.heartbeat is None or proc is None or proc.poll() is not None:
+            return
+        if now - component.started_at < FROZEN_AFTER + STARTUP_GRACE:
+            return
+        try:
+            age = time.time() - component.heartbeat.stat().st_mtime
+        except OSError:
+            age = float("inf")
+        if age > FROZEN_AFTER:
+            self._say(f"{component.name} stopped answering ({age:.0f}s without a heartbeat); killing it")
+            proc.kill()
+            proc.wait(5)
+
     def _restart_dead(self) -> None:
         now = time.monotonic()
         for component in self.components:
+            self._kill_frozen(component, now)
             proc = component.process
             if proc is None or proc.poll() is None:
                 continue

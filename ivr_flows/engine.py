@@ -24,8 +24,9 @@ from telephony.channel_vars import IVR_PATH, QUEUE, ROUTE
 __all__ = ["MAX_STEPS_PER_CALL", "FlowContext", "FlowOutcome", "run_flow", "utc_now"]
 
 log = logging.getLogger("ivr_flows.engine")
-# Asterisk's uniqueid is "<epoch>.<sequence>"; it names the voicemail file, so nothing else passes.
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+# Asterisk's uniqueid is "[<systemname>-]<epoch>.<sequence>" (our instances set systemname); it
+# names the voicemail file, so nothing else passes.
+_UNIQUEID = re.compile(r"(?:[a-z][a-z0-9_-]{0,39}-)?[0-9]{1,20}\.[0-9]{1,10}")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXTS = ["hotline", "telephony", "ivr_flows", "agents_ui", "recording", "case_bridge", "asterisk_conf"]
-OWNED_IMPORTS = {"panoramisk": "telephony", "asterisk": "telephony", "vosk": "recording",
-                 "pocketsphinx": "recording"}
+OWNED_IMPORTS = {
+    "panoramisk": "telephony",
+    "asterisk": "telephony",
+    "vosk": "recording",
+    "pocketsphinx": "recording",
+}
 COMMIT_ALLOWED = {Path("hotline/db.py")}
 
 
@@ -32,10 +36,19 @@ def check_file(path: Path) -> list[str]:
         for name in names:
             owner = OWNED_IMPORTS.get(name.split(".")[0])
             if owner and owner != context:
-                problems.append(f"{rel}:{getattr(node, "lineno", 0)}: imports {name}, which only {owner}/ may use")
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "commit" and rel not in COMMIT_ALLOWED and context != "tests"):
-            problems.append(f"{rel}:{getattr(node, "lineno", 0)}: commits a transaction; only the unit of work may")
+                problems.append(
+                    f"{rel}:{getattr(node, 'lineno', 0)}: imports {name}, which only {owner}/ may use"
+                )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "commit"
+            and rel not in COMMIT_ALLOWED
+            and context != "tests"
+        ):
+            problems.append(
+                f"{rel}:{getattr(node, 'lineno', 0)}: commits a transaction; only the unit of work may"
+            )
     return problems
 
 

@@ -320,6 +320,9 @@ async def test_given_a_hostile_uniqueid_when_recording_then_the_file_name_is_saf
     assert outcome.voicemail_path == "/srv/hotline/voicemail/unknown-vm.wav"
     assert call_uniqueid({"agi_uniqueid": "1700000000.42"}) == "1700000000.42"
     assert call_uniqueid({}) == "unknown"
+    # Instances with a systemname prefix their uniqueids with it.
+    assert call_uniqueid({"agi_uniqueid": "main-1700000000.42"}) == "main-1700000000.42"
+    assert call_uniqueid({"agi_uniqueid": "main/../-1700000000.42"}) == "unknown"
 
 
 async def test_given_a_hang_up_at_the_menu_when_run_then_nothing_more_is_sent() -> None:
