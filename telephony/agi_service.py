@@ -116,6 +116,7 @@ async def run_agi(settings: Settings, stop: asyncio.Event) -> None:
                 finished=runner.finished,
                 fell_back=runner.fell_back,
                 rejected_connections=server.rejected_connections,
+                round_trips=server.round_trips.summary(),
                 flows=sorted(runner.flows),
             )
             with contextlib.suppress(TimeoutError):

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
@@ -29,14 +30,43 @@ from telephony.agi_protocol import (
 log = logging.getLogger("telephony.fastagi")
 
 LINE_LIMIT = 16 * 1024
+# Commands Asterisk answers at once: their round trip measures us and the socket, not a prompt.
+QUICK_COMMANDS = frozenset({"ANSWER", "SET", "GET", "CHANNEL", "VERBOSE", "NOOP"})
+
+
+class RoundTrips:
+    """Round-trip times of quick AGI commands (a bounded sample, for health and benchmarks)."""
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self.samples: deque[float] = deque(maxlen=keep)
+
+    def add(self, seconds: float) -> None:
+        self.samples.append(seconds)
+
+    def summary(self) -> dict[str, float | int]:
+        if not self.samples:
+            return {"count": 0}
+        ordered = sorted(self.samples)
+        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+        return {
+            "count": len(ordered),
+            "p50_ms": pick(0.5) * 1000,
+            "p99_ms": pick(0.99) * 1000,
+            "max_ms": ordered[-1] * 1000,
+        }
 
 
 class AgiConnection:
     """One FastAGI session with Asterisk; implements ivr_flows.ports.CallChannel."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, env: Mapping[str, str]
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        env: Mapping[str, str],
+        round_trips: RoundTrips | None = None,
     ) -> None:
+        self._round_trips = round_trips
         self._reader = reader
         self._writer = writer
         self._env = MappingProxyType(dict(env))
@@ -73,11 +103,15 @@ class AgiConnection:
             raise CallerHungUp(self.uniqueid)
         async with self._lock:
             self._in_flight += 1
+            started = time.perf_counter()
             try:
-                return await self._exchange(words)
+                reply = await self._exchange(words)
             finally:
                 self._in_flight -= 1
                 self._idle_since = time.monotonic()
+            if self._round_trips is not None and words[0] in QUICK_COMMANDS:
+                self._round_trips.add(time.perf_counter() - started)
+            return reply
 
     async def _exchange(self, words: tuple[str, ...]) -> AgiReply:
         self._writer.write(command_line(*words))
@@ -183,6 +217,7 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._calls: set[asyncio.Task[None]] = set()
         self.rejected_connections = 0
+        self.round_trips = RoundTrips()
 
     @property
     def active_calls(self) -> int:
@@ -225,7 +260,7 @@ class FastAgiServer:
             )
             writer.close()
             return
-        conn = AgiConnection(reader, writer, headers)
+        conn = AgiConnection(reader, writer, headers, self.round_trips)
         try:
             await self._handler(conn)
         except CallerHungUp:
