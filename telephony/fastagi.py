@@ -47,7 +47,10 @@ class RoundTrips:
         if not self.samples:
             return {"count": 0}
         ordered = sorted(self.samples)
-        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+
+        def pick(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
         return {
             "count": len(ordered),
             "p50_ms": pick(0.5) * 1000,
