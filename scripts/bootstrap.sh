@@ -17,7 +17,7 @@ packages=(python3 python3-venv python3-dev gcc ca-certificates debootstrap sip-t
           iproute2 procps)
 if [ "$mode" = "test" ]; then
   # Real servers and peers for the integration tests.
-  packages+=(redis-server postgresql tshark)
+  packages+=(redis-server postgresql tshark chromium fonts-noto-cjk)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then

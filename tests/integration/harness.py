@@ -149,7 +149,7 @@ class Platform:
 
     @property
     def web(self) -> str:
-        return f"http://127.0.0.1:{WEB_PORT}"
+        return f"http://127.0.0.1:{self.settings.web.port}"
 
     def health(self) -> dict[str, Any]:
         reply = httpx.get(f"{self.web}/healthz", timeout=3)
@@ -199,11 +199,14 @@ class Platform:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_platform() -> Platform:
-    base = Path(tempfile.mkdtemp(prefix="hotline-it-", dir="/tmp"))
+def start_platform(
+    make_settings: Callable[[Path], str] = settings_toml, prefix: str = "hotline-it-"
+) -> Platform:
+    """Start `hotline run` with the settings text make_settings(state_dir) returns; wait until healthy."""
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     state_dir = base / "state"
     config = base / "hotline.toml"
-    config.write_text(settings_toml(state_dir), encoding="utf-8")
+    config.write_text(make_settings(state_dir), encoding="utf-8")
     env = {**os.environ, "HOTLINE_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
     settings = load_settings(config, environ=env)
     log_file = base / "platform.log"
@@ -226,7 +229,7 @@ def start_platform() -> Platform:
                 + log_file.read_text(errors="replace")[-6000:]
             )
         try:
-            if httpx.get(f"http://127.0.0.1:{WEB_PORT}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{settings.web.port}/healthz", timeout=2).status_code == 200:
                 healthy = True
                 break
         except httpx.HTTPError:
@@ -366,7 +369,7 @@ def place_calls(
 
     pcap = caller_pcap(work, text=text, digits=digits, digits_at=digits_at, seconds=talk_seconds)
     caller = SippCaller(
-        (platform.settings.asterisk.bind_address, SIP_PORT),
+        (platform.settings.asterisk.bind_address, platform.settings.asterisk.sip_port),
         local=("127.0.0.1", local_port or TRUNK_PORTS[trunk]),
         media_port=media_port(),
         service="12345",
