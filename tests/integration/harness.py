@@ -245,12 +245,17 @@ def start_platform(
 
 
 def stop_platform(platform: Platform, artifacts: Path) -> None:
+    """Ctrl-C, as an operator would; then check that everything really stopped."""
     platform.process.send_signal(signal.SIGINT)
+    clean = True
     try:
-        platform.process.wait(90)
+        clean = platform.process.wait(90) == 0
     except subprocess.TimeoutExpired:
+        clean = False
         os.killpg(platform.process.pid, signal.SIGKILL)
         platform.process.wait(10)
+    asterisk_left = platform.instance.is_running()
+    open_rows = [c.uniqueid for c in platform.calls() if c.ended_at is None]
     platform.db.dispose()
     keep = artifacts / "platform"
     shutil.rmtree(keep, ignore_errors=True)
@@ -270,6 +275,11 @@ def stop_platform(platform: Platform, artifacts: Path) -> None:
         encoding="utf-8",
     )
     shutil.rmtree(platform.base, ignore_errors=True)
+    if not clean or asterisk_left or open_rows:
+        raise AssertionError(
+            f"`hotline run` did not stop cleanly on Ctrl-C: exit ok={clean}, Asterisk still running="
+            f"{asterisk_left}, open call rows={open_rows}"
+        )
 
 
 class AmiRecorder:
