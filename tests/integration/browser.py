@@ -1,0 +1,71 @@
+"""A real browser for tests of the web pages: Debian's headless Chromium driven by Playwright.
+
+Playwright's own browser downloads are never used (`playwright install` is not run anywhere):
+the browser is the system package /usr/bin/chromium, started with the flags that work on the
+lab machines (docs: TELEPHONY-LAB.md, "Web softphone (WebRTC) in a real browser") and an empty
+profile of its own, so nothing a developer's browser keeps can change what a test sees.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from tests.conftest import ARTIFACTS
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+VIEWPORT = {"width": 1366, "height": 768}
+SCREENSHOTS = ARTIFACTS / "screenshots"
+TIMEOUT_MS = 10_000  # every wait of a page action or expect() unless it says otherwise
+
+
+@contextmanager
+def open_page(locale: str = "zh-CN", timezone: str = "Asia/Shanghai") -> Iterator[Page]:
+    """A page in a fresh headless Chromium (1366x768), closed with its profile afterwards."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs the chromium package")
+    profile = Path(tempfile.mkdtemp(prefix="hotline-chromium-", dir="/tmp"))
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                str(profile),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=list(FLAGS),
+                viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
+                locale=locale,
+                timezone_id=timezone,
+            )
+            try:
+                context.set_default_timeout(TIMEOUT_MS)
+                context.set_default_navigation_timeout(TIMEOUT_MS)
+                page = context.pages[0] if context.pages else context.new_page()
+                yield page
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def shot(page: Page, name: str, folder: Path = SCREENSHOTS) -> Path:
+    """Save what the page shows now (the 1366x768 viewport) as test-artifacts/screenshots/<name>.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    page.screenshot(path=str(path))
+    return path
