@@ -24,12 +24,17 @@ from telephony.sipp import pcap
 from telephony.sipp.runner import CallerId, SippAgent, SippCaller, SippResult, place_test_call
 from telephony.sipp.scenarios import ANSWERED, COMPLETED, REMOTE_HANGUP
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not Path("/usr/bin/sipp").exists(), reason="sipp (sip-tester) not installed"),
-    # sipp plays pcaps through a raw socket.
-    pytest.mark.skipif(os.geteuid() != 0, reason="sipp pcap play needs root (raw socket)"),
-]
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _real_peers_present() -> None:
+    # A missing tool is a broken test machine, not a reason to pass quietly (make test installs them).
+    assert Path("/usr/bin/sipp").exists(), "sipp (Debian sip-tester) is not installed"
+    assert os.geteuid() == 0, "sipp pcap play needs root (raw socket)"
+    for tool in ("dumpcap", "tshark", "espeak-ng", "sox"):
+        assert shutil.which(tool), f"{tool} is not installed"
+
 
 CALLER_SIP, CALLER_RTP = 5080, 6000
 AGENT_SIP, AGENT_RTP = 5071, 6200
@@ -45,7 +50,7 @@ def _ports_free() -> None:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
-                pytest.skip(f"UDP port {port} is in use")
+                pytest.fail(f"UDP port {port} is in use: another run or a live platform holds it")
 
 
 def _caller(work: Path) -> SippCaller:
@@ -73,7 +78,7 @@ class _Capture:
         while not (path.exists() and path.stat().st_size > 0):
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 self.proc.kill()
-                pytest.skip("dumpcap cannot capture on lo here")
+                pytest.fail("dumpcap cannot capture on lo here")
             time.sleep(0.05)
         time.sleep(0.3)  # the header is written just before the capture loop starts
 
@@ -101,8 +106,6 @@ class _Capture:
 
 @pytest.fixture
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng/sox missing")
     path = tmp_path_factory.mktemp("speech") / "hello.wav"
     return pcap.speak_to_wav("hotline test call, one two", "en", path, speed=220)
 
@@ -122,7 +125,6 @@ def _digits(rows: list[tuple[int, int, str, str, str]], src: int, dst: int) -> t
     return digits, ends
 
 
-@pytest.mark.skipif(shutil.which("dumpcap") is None or shutil.which("tshark") is None, reason="no dumpcap")
 def test_call_carries_speech_and_dtmf_to_the_agent(tmp_path: Path, speech: Path) -> None:
     # A work directory with characters sipp's XML reader needs escaped: the pcap path goes into
     # the scenario, and sipp reports which file it opened.
@@ -474,8 +476,6 @@ def test_place_test_call_dials_the_hotline_from_the_trunk(tmp_path: Path) -> Non
     """The operator's test call, with an agent standing in for Asterisk's SIP port."""
     from hotline.settings import AsteriskSettings, Settings, TrunkSettings
 
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng/sox missing")
     settings = Settings(
         asterisk=AsteriskSettings(sip_port=AGENT_SIP),
         trunks=(TrunkSettings(name="carrier", host="127.0.0.1", port=CALLER_SIP),),
