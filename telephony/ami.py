@@ -9,11 +9,13 @@ announced to ``on_ready`` so live state can be rebuilt from Asterisk.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 
 from telephony.ami_actions import AmiAction
 
@@ -30,6 +32,20 @@ class AmiUnavailable(Exception):
 
 class AmiActionFailed(Exception):
     pass
+
+
+class _WholeCharacters(AMIProtocol):  # type: ignore[misc]
+    """panoramisk decodes each TCP read on its own and drops undecodable bytes, so a Chinese caller
+    name split across two reads would lose characters. Only whole UTF-8 characters are passed on."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def data_received(self, data: bytes) -> None:
+        text = self._utf8.decode(data)
+        if text:
+            super().data_received(text.encode("utf-8"))
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -79,6 +95,7 @@ class AmiClient:
             ping_delay=5,
             ping_interval=5,
             reconnect_timeout=1,
+            protocol_factory=_WholeCharacters,
             forgetable_actions=("ping", "login", "coreshowchannels", "queuestatus"),
             on_login=self._logged_in,
             on_disconnect=self._lost,

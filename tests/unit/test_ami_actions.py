@@ -183,3 +183,24 @@ def test_given_a_hangup_cause_that_smuggles_a_line_when_fields_are_built_then_th
 
     with pytest.raises(UnsafeAmiValue, match="Cause"):
         action.fields()
+
+
+def test_given_a_chinese_name_split_across_reads_when_received_then_no_character_is_lost() -> None:
+    from telephony.ami import _WholeCharacters
+
+    received: list[object] = []
+    protocol = _WholeCharacters()
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+    protocol.connection_made(Transport())
+    protocol.encoding = "utf8"  # what panoramisk's Manager sets on its protocol
+    protocol.handle_message = received.append
+    raw = "Event: Newchannel\r\nCallerIDName: 张三丰\r\nUniqueid: 1.1\r\n\r\n".encode()
+    cut = raw.index("三".encode()) + 1  # in the middle of a three-byte character
+    protocol.data_received(raw[:cut])
+    protocol.data_received(raw[cut:])
+    assert len(received) == 1
+    assert received[0]["CallerIDName"] == "张三丰"  # type: ignore[index]
