@@ -123,11 +123,24 @@ def test_given_a_pid_file_naming_no_live_process_when_health_is_asked_then_aster
 ):
     everything_running(settings)
     (InstanceLayout.for_settings(settings).run / "asterisk.pid").write_text(content)
+    write_status(settings.state_dir, "tracker", ami_connected=False, live_calls=0)
 
     reply = client.get("/healthz")
 
     assert reply.status_code == 503
     assert reply.json()["checks"]["asterisk"] == {"ok": False, "detail": "not running"}
+
+
+def test_given_asterisk_in_another_container_when_ami_is_logged_in_then_asterisk_counts_as_up(
+    client, settings
+):
+    everything_running(settings)
+    (InstanceLayout.for_settings(settings).run / "asterisk.pid").unlink()
+
+    reply = client.get("/healthz")
+
+    assert reply.status_code == 200
+    assert reply.json()["checks"]["asterisk"] == {"ok": True, "detail": "answering on AMI"}
 
 
 # ----- /api/calls --------------------------------------------------------------------------------
