@@ -194,6 +194,27 @@ class CallerScenario:
             raise ValueError("talk_ms and ring_timeout_ms must be positive")
 
 
+def _in_call(role: str, wait: str) -> str:
+    """The talking part both peers share: wait (``wait`` holds the timeout attributes) for a BYE or
+    a re-INVITE, answer either; then the label ``local_bye`` where this side hangs up itself."""
+    return "".join(
+        [
+            '  <label id="talk"/>\n',
+            f'  <recv request="INVITE" optional="true" {wait} next="reinvite"/>\n',
+            f'  <recv request="BYE" {wait}/>\n',
+            _send(_OK_TO_REQUEST),
+            _nop(_log(role, REMOTE_HANGUP), attrs='next="done"'),
+            '  <label id="reinvite"/>\n',
+            _send(_OK_TO_REINVITE),
+            '  <recv request="ACK" timeout="5000" ontimeout="talk" next="talk"/>\n',
+            '  <label id="local_bye"/>\n',
+            # Logged before the BYE goes: the outcome is that this side hung up, whether or not the
+            # other side still confirms it (a BYE crossing Asterisk's own is answered by sipp itself).
+            _nop(_log(role, COMPLETED)),
+        ]
+    )
+
+
 def caller_scenario(spec: CallerScenario) -> str:
     """The UAC scenario text for sipp's ``-sf``."""
     name, user = CALLER_ID_PLACEHOLDERS[spec.caller_id]
@@ -262,20 +283,7 @@ Content-Length: 0
     parts.append(_play(spec.pcap))
     # Talking: a BYE or re-INVITE from Asterisk may come at any time; the timeout is the talk time.
     # A re-INVITE (Asterisk's connected-line update when an agent answers) restarts the timer.
-    parts.append('  <label id="talk"/>\n')
-    parts.append(f'  <recv request="INVITE" optional="true" {talk} next="reinvite"/>\n')
-    parts.append(f'  <recv request="BYE" {talk}/>\n')
-    parts.append(_send(_OK_TO_REQUEST))
-    parts.append(_nop(_log(role, REMOTE_HANGUP), attrs='next="done"'))
-
-    parts.append('  <label id="reinvite"/>\n')
-    parts.append(_send(_OK_TO_REINVITE))
-    parts.append('  <recv request="ACK" timeout="5000" ontimeout="talk" next="talk"/>\n')
-
-    parts.append('  <label id="local_bye"/>\n')
-    # Logged before the BYE goes: the outcome is that this side hung up, whether or not the
-    # other side still confirms it (a BYE crossing Asterisk's own is answered by sipp itself).
-    parts.append(_nop(_log(role, COMPLETED)))
+    parts.append(_in_call(role, talk))
     parts.append(
         _send(
             """\
@@ -429,20 +437,7 @@ Content-Length: [len]
     parts.append(f'  <recv request="ACK" timeout="10000" ontimeout="local_bye">\n    <action>\n'
                  f"      {_log(role, ANSWERED)}\n    </action>\n  </recv>\n")  # fmt: skip
     parts.append(_play(spec.pcap))
-    parts.append('  <label id="talk"/>\n')
-    parts.append(f'  <recv request="INVITE" optional="true" {hold} next="reinvite"/>\n')
-    parts.append(f'  <recv request="BYE" {hold}/>\n')
-    parts.append(_send(_OK_TO_REQUEST))
-    parts.append(_nop(_log(role, REMOTE_HANGUP), attrs='next="done"'))
-
-    parts.append('  <label id="reinvite"/>\n')
-    parts.append(_send(_OK_TO_REINVITE))
-    parts.append('  <recv request="ACK" timeout="5000" ontimeout="talk" next="talk"/>\n')
-
-    parts.append('  <label id="local_bye"/>\n')
-    # Logged before the BYE goes: the outcome is that this side hung up, whether or not the
-    # other side still confirms it (a BYE crossing Asterisk's own is answered by sipp itself).
-    parts.append(_nop(_log(role, COMPLETED)))
+    parts.append(_in_call(role, hold))
     parts.append(
         _send(
             f"""\
