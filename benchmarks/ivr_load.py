@@ -20,6 +20,7 @@ import json
 import os
 import platform as host
 import signal
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -239,10 +240,42 @@ def machine() -> dict[str, Any]:
     }
 
 
+def medians(runs: list[Run]) -> list[dict[str, Any]]:
+    """Per mode and size: the median of each CPU figure, the worst of failures and round trips."""
+    table: list[dict[str, Any]] = []
+    for key in sorted({(r.calls, r.mode) for r in runs}, key=lambda k: (k[0], list(MODES).index(k[1]))):
+        same = [r for r in runs if (r.calls, r.mode) == key]
+        trips = [r.round_trips for r in same if r.round_trips.get("count")]
+        table.append(
+            {
+                "calls": key[0],
+                "mode": key[1],
+                "runs": len(same),
+                "failures_total": sum(r.failures for r in same),
+                "asterisk_cpu_pct": statistics.median(r.asterisk_cpu_pct for r in same),
+                "python_cpu_pct": statistics.median(
+                    r.fastagi_cpu_pct + r.agi_scripts_cpu_pct + r.tracker_cpu_pct for r in same
+                ),
+                "asterisk_peak_rss_mb": round(max(r.asterisk_peak_rss_mb for r in same)),
+                "fastagi_peak_rss_mb": round(max(r.fastagi_peak_rss_mb for r in same)),
+                "rtt_p50_ms": round(statistics.median(t["p50_ms"] for t in trips), 2) if trips else None,
+                "rtt_p99_ms_worst": round(max(t["p99_ms"] for t in trips), 2) if trips else None,
+            }
+        )
+    floor: dict[int, float] = {
+        r["calls"]: float(r["asterisk_cpu_pct"]) for r in table if r["mode"] == "dialplan"
+    }
+    for row in table:
+        if floor.get(row["calls"]):
+            row["asterisk_cpu_vs_floor"] = round(float(row["asterisk_cpu_pct"]) / floor[row["calls"]], 2)
+    return table
+
+
 def save(runs: list[Run]) -> dict[str, Any]:
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": machine(),
+        "summary": medians(runs),
         "runs": [asdict(r) for r in runs],
     }
     (RESULTS / "ivr_load.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -257,6 +290,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=30.0, help="seconds each caller stays on the line")
     parser.add_argument("--rate", type=float, default=30.0, help="new calls per second")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per mode and size (medians reported)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path("/tmp/hotline-bench")
@@ -268,25 +302,29 @@ def main() -> int:
     platform = start_platform(bench_settings, prefix="hotline-bench-")
     runs: list[Run] = []
     try:
-        for calls in args.calls:
-            for mode in args.modes:
-                print(f"  {mode}: {calls} calls at {args.rate}/s, {args.hold:.0f}s each ...", flush=True)
-                run = one_run(platform, mode, calls, args.hold, args.rate, pcap, work / f"{mode}-{calls}")
-                runs.append(run)
-                save(runs)
-                print(
-                    f"    failures {run.failures}, Asterisk {run.asterisk_cpu_pct}% of a core, "
-                    f"FastAGI {run.fastagi_cpu_pct}%, classic scripts {run.agi_scripts_cpu_pct}%, "
-                    f"peak {run.peak_live_calls} live calls, round trips {run.round_trips}",
-                    flush=True,
-                )
-                try:
-                    platform.settle(180)
-                except AssertionError as exc:  # an overloaded mode must not stop the others
-                    print(f"    not settled: {exc}", flush=True)
+        # Interleaved (mode after mode, then again) so drift on a shared machine hits every mode alike.
+        for calls, _round, mode in [
+            (c, r, m) for c in args.calls for r in range(args.repeat) for m in args.modes
+        ]:
+            print(f"  {mode}: {calls} calls at {args.rate}/s, {args.hold:.0f}s each ...", flush=True)
+            run = one_run(platform, mode, calls, args.hold, args.rate, pcap, work / f"{mode}-{calls}")
+            runs.append(run)
+            save(runs)
+            print(
+                f"    failures {run.failures}, Asterisk {run.asterisk_cpu_pct}% of a core, "
+                f"FastAGI {run.fastagi_cpu_pct}%, classic scripts {run.agi_scripts_cpu_pct}%, "
+                f"peak {run.peak_live_calls} live calls, round trips {run.round_trips}",
+                flush=True,
+            )
+            try:
+                platform.settle(180)
+            except AssertionError as exc:  # an overloaded mode must not stop the others
+                print(f"    not settled: {exc}", flush=True)
     finally:
         stop_platform(platform, work / "artifacts")
-    print(json.dumps(save(runs), indent=1, ensure_ascii=False))
+    report = save(runs)
+    for row in report["summary"]:
+        print(json.dumps(row, ensure_ascii=False))
     return 0 if all(r.failures == 0 for r in runs) else 1
 
 
