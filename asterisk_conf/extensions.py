@@ -115,6 +115,8 @@ def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> No
     steps += [
         f"GotoIf($[${{GROUP_COUNT({cv.GROUP_INBOUND})}} > {settings.capacity.channels}]?capacity-full,1)",
         f"Set({cv.LANGUAGE}={language})",
+        Why("The channel's own language reaches the flow as agi_language; Asterisk's default is en."),
+        f"Set(CHANNEL(language)={language})",
         "Answer()",
         Why("Cleared so nothing but this call's flow can mark it finished or choose its route."),
         f"Set({cv.FLOW_DONE}=)",

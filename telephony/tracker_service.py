@@ -94,7 +94,8 @@ async def run_tracker(settings: Settings, stop: asyncio.Event) -> None:
     try:
         while not stop.is_set():
             try:
-                await ami.start(timeout=10)
+                # Short tries keep the heartbeat fresh: the supervisor kills a silent component.
+                await ami.start(timeout=3)
                 break
             except AmiUnavailable as exc:
                 log.warning("waiting for Asterisk's manager interface", extra={"why": str(exc)})

@@ -38,6 +38,11 @@ def test_given_a_citizen_calls_when_the_default_flow_runs_then_an_agent_answers_
         )
         agent_calls = agent.wait_for(1)
     join = ami.wait_for("QueueCallerJoin", Queue="main")
+    # The site speaks Chinese by default: the flow played the zh-CN greeting.
+    played = [
+        e["Command"] for e in ami.of("AGIExecStart", Uniqueid=join["Uniqueid"]) if "STREAM" in e["Command"]
+    ]
+    assert played and all("/zh-CN/" in command for command in played), played
     connect = ami.wait_for("AgentConnect", Queue="main")
     assert connect["Uniqueid"] == join["Uniqueid"]
     [row] = closed_rows_since(platform, first)
