@@ -12,6 +12,8 @@ step "mypy"
 .venv/bin/mypy .
 step "architecture boundaries"
 .venv/bin/python scripts/check_boundaries.py
+step "Asterisk runtime (built once: a system Asterisk >= 20, or the Debian sid chroot)"
+.venv/bin/hotline install
 step "pytest (unit + integration; artifacts in test-artifacts/)"
 mkdir -p test-artifacts
 .venv/bin/pytest -p no:cacheprovider -ra --junitxml=test-artifacts/junit.xml "$@"
