@@ -23,4 +23,5 @@ integration:
 
 bench:
 	@scripts/bootstrap.sh test
+	@.venv/bin/hotline install
 	.venv/bin/python -m benchmarks.ivr_load
