@@ -191,11 +191,17 @@ async def _queue(step: QueueStep, call: CallState) -> End:
     return End(ROUTE_QUEUE, queue)
 
 
-async def _voicemail(step_id: str, step: VoicemailStep, call: CallState) -> GoTo:
+async def _voicemail(step_id: str, step: VoicemailStep, call: CallState) -> GoTo | End:
     await call.channel.play(call.prompt(step.prompt))
     # The uniqueid first, so the recording service can match the message to the call row.
     path = str(call.context.voicemail_dir / f"{call.uniqueid}-{step_id}")
-    await call.channel.record(path, "wav", step.max_seconds, step.silence_seconds)
+    try:
+        await call.channel.record(path, "wav", step.max_seconds, step.silence_seconds)
+    except CallerHungUp:
+        # Most callers end a message by hanging up. Asterisk keeps what was recorded, so the flow
+        # ends here with the message rather than losing it with the call.
+        call.voicemail_path = f"{path}.wav"
+        return End(ROUTE_HANGUP, None)
     call.voicemail_path = f"{path}.wav"
     return GoTo(step.next)
 

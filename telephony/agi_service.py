@@ -14,6 +14,8 @@ import logging
 import time
 from pathlib import Path
 
+from sqlalchemy import select
+
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.status import clear_status, write_status
@@ -24,6 +26,7 @@ from ivr_flows.schema import Flow
 from recording.service import register_voicemail
 from telephony import channel_vars as cv
 from telephony.fastagi import AgiConnection, FastAgiServer
+from telephony.models import Call, Disposition
 
 log = logging.getLogger("telephony.agi")
 
@@ -95,6 +98,16 @@ class FlowRunner:
             register_voicemail(
                 session, call_uniqueid=uniqueid, path=str(file.with_suffix("")), fmt=file.suffix[1:]
             )
+            # A caller who hangs up to end the message may have had the row closed already,
+            # before the message was registered: put the row right.
+            call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+            if call is not None:
+                call.ivr_path = call.ivr_path or ",".join(outcome.path)
+                if call.ended_at is not None and call.disposition in (
+                    Disposition.IVR_ONLY,
+                    Disposition.FAILED,
+                ):
+                    call.disposition = Disposition.VOICEMAIL
 
 
 async def run_agi(settings: Settings, stop: asyncio.Event) -> None:

@@ -350,14 +350,20 @@ def media_port() -> int:
 
 
 def caller_pcap(
-    work: Path, *, text: str | None = None, digits: str = "", digits_at: float = 2.0, seconds: float = 12.0
+    work: Path,
+    *,
+    text: str | None = None,
+    digits: str = "",
+    digits_at: float = 2.0,
+    seconds: float = 12.0,
+    silence_first: float = 0.0,
 ) -> Path:
     from telephony.sipp.pcap import speak_to_wav, write_call_pcap
 
     work.mkdir(parents=True, exist_ok=True)
     wav = speak_to_wav(text, "cmn", work / "speech.wav") if text else None
     pcap = work / "call.pcap"
-    write_call_pcap(pcap, wav, [(digits_at, digits)] if digits else [], seconds)
+    write_call_pcap(pcap, wav, [(digits_at, digits)] if digits else [], seconds, audio_offset=silence_first)
     return pcap
 
 
@@ -373,11 +379,14 @@ def place_calls(
     talk_seconds: float = 12.0,
     local_port: int | None = None,
     rate: float = 10.0,
+    silence_first: float = 0.0,
 ) -> Any:
     """Calls from the named trunk's IP:port (or another local port) into the platform; blocks."""
     from telephony.sipp.runner import SippCaller
 
-    pcap = caller_pcap(work, text=text, digits=digits, digits_at=digits_at, seconds=talk_seconds)
+    pcap = caller_pcap(
+        work, text=text, digits=digits, digits_at=digits_at, seconds=talk_seconds, silence_first=silence_first
+    )
     caller = SippCaller(
         (platform.settings.asterisk.bind_address, platform.settings.asterisk.sip_port),
         local=("127.0.0.1", local_port or TRUNK_PORTS[trunk]),

@@ -5,6 +5,7 @@ Assertions come from AMI events and the platform's database, never from sipp's e
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 from recording.models import Recording
@@ -17,6 +18,12 @@ from tests.integration.harness import (
     poll,
     seat_agent,
 )
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as audio:
+        return float(audio.getnframes() / audio.getframerate())
+
 
 SPOKEN = "您好，中山路的路灯坏了，晚上很黑。"
 
@@ -79,10 +86,20 @@ def test_given_the_after_hours_branch_when_the_caller_speaks_then_the_message_is
 ) -> None:
     platform = clean_platform
     first = platform.last_call_id()
-    place_calls(platform, "nightline", tmp_path / "caller", text=SPOKEN, talk_seconds=28)
+    # The caller speaks after the beep and hangs up mid-message, as most callers end a message.
+    prompts = platform.state_dir / "prompts" / "zh-CN"
+    before_beep = sum(wav_seconds(prompts / f"{name}.wav") for name in ("after_hours", "voicemail_beep_hint"))
+    place_calls(
+        platform,
+        "nightline",
+        tmp_path / "caller",
+        text=SPOKEN,
+        talk_seconds=before_beep + 12,
+        silence_first=before_beep + 1,
+    )
     [row] = closed_rows_since(platform, first, timeout=45)
     assert row.disposition == "voicemail", (row.ivr_path, row.disposition)
-    assert row.ivr_path == "after_hours,leave_message,goodbye"
+    assert row.ivr_path == "after_hours,leave_message"
     with platform.db.unit_of_work() as session:
         kept = session.query(Recording).filter_by(call_uniqueid=row.uniqueid).one()
     audio = Path(f"{kept.path}.{kept.format}")

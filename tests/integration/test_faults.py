@@ -117,9 +117,13 @@ def test_given_port_probes_that_never_send_headers_when_real_calls_run_then_the_
     probes = [socket.create_connection(("127.0.0.1", AGI_PORT), timeout=5) for _ in range(5)]
     probes[0].sendall(b"agi_network: yes\n")  # half a header block, then silence
     try:
-        with seat_agent(platform, "1001", tmp_path / "agent", hold_seconds=2) as agent:
-            place_calls(platform, "carrier", tmp_path / "caller", talk_seconds=20, callers=2, rate=2)
-            agent.wait_for(2)
+        with (
+            seat_agent(platform, "1001", tmp_path / "agent1", hold_seconds=2) as first_agent,
+            seat_agent(platform, "1002", tmp_path / "agent2", hold_seconds=2) as second_agent,
+        ):
+            place_calls(platform, "carrier", tmp_path / "caller", talk_seconds=25, callers=2, rate=2)
+            agents = (first_agent, second_agent)
+            poll("both calls answered", lambda: sum(c.answered for a in agents for c in a.calls()) >= 2)
         rows = closed_rows_since(platform, first, count=2)
         assert all(r.route == "queue" and r.ivr_path == "office_hours,greeting,to_agent" for r in rows)
         agi = poll(

@@ -342,3 +342,21 @@ async def test_given_an_outcome_when_reported_then_the_dialplan_variables() -> N
     }
     _, outcome = await run(MENU, "0")
     assert outcome.channel_variables() == {ROUTE: "hangup", QUEUE: "", IVR_PATH: "menu,goodbye"}
+
+
+async def test_given_a_caller_who_hangs_up_to_end_the_message_when_recording_then_it_is_kept() -> None:
+    the_flow = unchecked(
+        {
+            "start": "vm",
+            "steps": {
+                "vm": {"type": "voicemail", "prompt": "beep", "next": "bye"},
+                "bye": {"type": "hangup", "prompt": "goodbye"},
+            },
+        }
+    )
+    channel = FakeChannel([], env={"agi_uniqueid": "main-1700000000.7"}, hang_up_during="record")
+    context = FlowContext.from_settings(SETTINGS, layout=LAYOUT, registry=REGISTRY)
+    outcome = await run_flow(the_flow, channel, context)
+    assert outcome.voicemail_path == "/srv/hotline/voicemail/main-1700000000.7-vm.wav"
+    assert outcome.route == "hangup" and outcome.path == ("vm",)
+    assert [c[0] for c in channel.calls][-1] == "record"  # nothing is sent after the hang-up
