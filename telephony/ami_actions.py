@@ -17,6 +17,16 @@ _EXTEN = re.compile(r"^[A-Za-z0-9_+*#-]{1,80}$")
 _MODULE = re.compile(r"^[a-z0-9_]{1,64}(\.so)?$")
 _VAR_NAME = re.compile(r"^_{0,2}[A-Z][A-Z0-9_]{0,63}$")
 _FORBIDDEN = re.compile(r"[\r\n\0]")
+# A queue member's dial string: PJSIP/seat1001, Local/1001@hotline-agents/n. No ',' (queues.conf
+# member syntax), ';' or '|' (app_queue stores persistent members in astdb joined by ';' and '|').
+_INTERFACE = re.compile(
+    r"^[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.+*#-]{1,80}(@[A-Za-z0-9_-]{1,80})?(/[a-z]{1,4})?$"
+)
+# Custom device states (hints set from our own code) are also accepted as a state interface.
+_STATE_INTERFACE = re.compile(rf"{_INTERFACE.pattern}|^Custom:[A-Za-z0-9_-]{{1,80}}$")
+# Pause reasons and member names are shown to people, so Chinese letters are allowed (\w is
+# Unicode-aware); the same ';' and '|' ban applies, and queue_log fields are '|'-separated.
+_LABEL = re.compile(r"^[\w .:()（）·-]{1,64}$")
 
 
 class UnsafeAmiValue(ValueError):
@@ -48,7 +58,8 @@ class AmiAction:
             value = getattr(self, f.name)
             if value is None:
                 continue
-            out[_ami_key(f.name)] = str(value)
+            # Asterisk reads booleans with ast_true(): send the spelling its docs use.
+            out[_ami_key(f.name)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
         for key, value in out.items():
             if _FORBIDDEN.search(key) or _FORBIDDEN.search(value):
                 raise UnsafeAmiValue(f"AMI field {key} holds a line break")
@@ -131,3 +142,78 @@ class QueueStatus(AmiAction):
 @dataclass(frozen=True)
 class Ping(AmiAction):
     name: ClassVar[str] = "Ping"
+
+
+# ----- queue membership: how a seat logs in, out and pauses --------------------------------------
+
+
+def _check_penalty(penalty: int) -> None:
+    if isinstance(penalty, bool) or not isinstance(penalty, int) or not 0 <= penalty <= 1000:
+        raise UnsafeAmiValue("Penalty out of range")
+
+
+@dataclass(frozen=True)
+class QueueAdd(AmiAction):
+    """Make an interface a dynamic member of one queue (a seat logging in)."""
+
+    name: ClassVar[str] = "QueueAdd"
+    queue: str
+    interface: str
+    penalty: int = 0
+    paused: bool = False
+    member_name: str | None = None
+    state_interface: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        check("Queue", self.queue, _NAME)
+        check("Interface", self.interface, _INTERFACE)
+        _check_penalty(self.penalty)
+        if self.member_name is not None:
+            check("MemberName", self.member_name, _LABEL)
+        if self.state_interface is not None:
+            check("StateInterface", self.state_interface, _STATE_INTERFACE)
+        if self.reason is not None:
+            if not self.paused:
+                raise UnsafeAmiValue("Reason given for a member added unpaused")
+            check("Reason", self.reason, _LABEL)
+
+
+@dataclass(frozen=True)
+class QueueRemove(AmiAction):
+    """Remove a dynamic member from one queue; app_queue refuses this for static members."""
+
+    name: ClassVar[str] = "QueueRemove"
+    queue: str
+    interface: str
+
+    def __post_init__(self) -> None:
+        check("Queue", self.queue, _NAME)
+        check("Interface", self.interface, _INTERFACE)
+
+
+@dataclass(frozen=True)
+class QueuePause(AmiAction):
+    """Pause or unpause a member, in one queue or (queue None) in every queue it belongs to."""
+
+    name: ClassVar[str] = "QueuePause"
+    interface: str
+    paused: bool
+    queue: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        check("Interface", self.interface, _INTERFACE)
+        if self.queue is not None:
+            check("Queue", self.queue, _NAME)
+        if self.reason is not None:
+            check("Reason", self.reason, _LABEL)
+
+
+def check_interface(value: str) -> str:
+    return check("Interface", value, _INTERFACE)
+
+
+def check_label(field: str, value: str) -> str:
+    """A pause reason or member name: printable words (Chinese included), never a separator."""
+    return check(field, value, _LABEL)
