@@ -135,10 +135,11 @@ async def test_given_an_ordinary_sunday_when_called_then_after_hours() -> None:
     assert (await running).path[1] == "after_hours"
 
 
-async def test_given_after_hours_when_the_caller_hangs_up_while_recording_then_nothing_more_is_sent() -> None:
+async def test_given_after_hours_when_the_caller_hangs_up_while_recording_then_the_message_is_kept() -> None:
     channel, running = call(moment=WEDNESDAY_NIGHT, hang_up_during="record")
-    with pytest.raises(CallerHungUp):
-        await running
+    outcome = await running
+    # Hanging up is how most callers end a message: it is kept, and nothing more is sent.
+    assert outcome.voicemail_path is not None and outcome.route == "hangup"
     assert channel.calls[-1][0] == "record"
     assert "goodbye" not in channel.prompts()
 
