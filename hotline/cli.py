@@ -132,6 +132,8 @@ def _write_agi_script(settings: Settings, runtime: Any) -> None:
 
     snapshot = settings.state_dir / SETTINGS_SNAPSHOT
     snapshot.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.touch(mode=0o600)  # it may hold the database URL with its password
+    snapshot.chmod(0o600)
     snapshot.write_text(settings.model_dump_json(), encoding="utf-8")
 
 
