@@ -19,14 +19,10 @@ E1_CONTEXT = f"hotline-trunk-{E1_TRUNK}"
 # can use any idle channel later.
 E1_GROUP = 1
 
-# TODO(settings): a field such as `asterisk.dahdi_hardware: bool = False` should say whether DAHDI
-# cards are installed. Until it exists chan_dahdi stays unloaded (the files are still generated
-# and validated) unless a field of that name appears.
-DAHDI_HARDWARE_DEFAULT = False
-
 
 def dahdi_hardware(settings: Settings) -> bool:
-    return bool(getattr(settings.asterisk, "dahdi_hardware", DAHDI_HARDWARE_DEFAULT))
+    """Without DAHDI cards chan_dahdi stays unloaded; its files are still generated and validated."""
+    return settings.asterisk.dahdi_hardware
 
 
 def chan_dahdi_wanted(settings: Settings) -> bool:

@@ -11,18 +11,13 @@ from __future__ import annotations
 import ipaddress
 
 from asterisk_conf.ini import ConfigError, ConfigFile, Section
-from hotline.settings import SeatSettings, Settings, TrunkSettings
+from hotline.settings import AsteriskSettings, SeatSettings, Settings, TrunkSettings
 
 TRANSPORT_UDP = "transport-udp"
 TRANSPORT_TCP = "transport-tcp"
 TRANSPORT_WS = "transport-ws"
 SEATS_CONTEXT = "hotline-seats"
 SEAT_CODECS = ("alaw", "ulaw")
-# TODO(settings): no field yet; seconds without RTP before a call counts as dead (a caller who
-# vanished without BYE would otherwise hold a channel and a queue position for ever).
-RTP_TIMEOUT_DEFAULT = 60
-# On hold the far end may legitimately stop sending; give it longer before giving up.
-RTP_TIMEOUT_HOLD_DEFAULT = 600
 _RESERVED_SECTIONS = frozenset({"global", "system", TRANSPORT_UDP, TRANSPORT_TCP, TRANSPORT_WS})
 
 
@@ -39,7 +34,9 @@ def host_port(host: str, port: int) -> str:
     return f"{_bracketed(host)}:{port}"
 
 
-def _common_media(section: Section, codecs: tuple[str, ...], *, source: str) -> None:
+def _common_media(
+    section: Section, codecs: tuple[str, ...], *, source: str, asterisk: AsteriskSettings
+) -> None:
     section.set("disallow", "all")
     section.set("allow", ",".join(codecs), source=source)
     # Media always flows through Asterisk: recording, spying and the RTP timeout depend on it,
@@ -48,8 +45,10 @@ def _common_media(section: Section, codecs: tuple[str, ...], *, source: str) -> 
     section.set("rtp_symmetric", True)
     section.set("force_rport", True)
     section.set("rewrite_contact", True)
-    section.set("rtp_timeout", RTP_TIMEOUT_DEFAULT)
-    section.set("rtp_timeout_hold", RTP_TIMEOUT_HOLD_DEFAULT)
+    # A caller who vanished without a BYE would otherwise hold a channel and a queue position.
+    section.set("rtp_timeout", asterisk.rtp_timeout)
+    # On hold the far end may legitimately stop sending; give it longer before giving up.
+    section.set("rtp_timeout_hold", asterisk.rtp_timeout_hold)
     section.set("dtmf_mode", "rfc4733")
     section.set("ice_support", False)
     section.set("allow_subscribe", False)
@@ -63,7 +62,7 @@ def _transport(conf: ConfigFile, name: str, protocol: str, bind: str) -> None:
     section.set("bind", bind, source="asterisk.bind_address")
 
 
-def _trunk(conf: ConfigFile, index: int, trunk: TrunkSettings) -> None:
+def _trunk(conf: ConfigFile, index: int, trunk: TrunkSettings, asterisk: AsteriskSettings) -> None:
     source = f"trunks[{index}]"
     peer = host_port(trunk.host, trunk.port)
     endpoint = conf.section(trunk.name, f"trunk {trunk.name}: calls from {peer}")
@@ -71,7 +70,7 @@ def _trunk(conf: ConfigFile, index: int, trunk: TrunkSettings) -> None:
     endpoint.set("transport", TRANSPORT_TCP if trunk.transport == "tcp" else TRANSPORT_UDP)
     endpoint.set("context", trunk_context(trunk.name), source=f"{source}.name")
     endpoint.set("aors", trunk.name)
-    _common_media(endpoint, trunk.codecs, source=f"{source}.codecs")
+    _common_media(endpoint, trunk.codecs, source=f"{source}.codecs", asterisk=asterisk)
 
     aor = conf.section(trunk.name)
     aor.set("type", "aor")
@@ -87,7 +86,7 @@ def _trunk(conf: ConfigFile, index: int, trunk: TrunkSettings) -> None:
     identify.set("match", peer, source=f"{source}.host")
 
 
-def _seat(conf: ConfigFile, index: int, seat: SeatSettings) -> None:
+def _seat(conf: ConfigFile, index: int, seat: SeatSettings, asterisk: AsteriskSettings) -> None:
     source = f"seats[{index}]"
     host, _, port = seat.contact.rpartition(":")
     endpoint = conf.section(seat.endpoint, f"seat {seat.extension}: a fixed phone at {seat.contact}")
@@ -97,7 +96,7 @@ def _seat(conf: ConfigFile, index: int, seat: SeatSettings) -> None:
     # pose as a citizen's call.
     endpoint.set("context", SEATS_CONTEXT)
     endpoint.set("aors", seat.endpoint)
-    _common_media(endpoint, SEAT_CODECS, source=f"{source}.codecs")
+    _common_media(endpoint, SEAT_CODECS, source=f"{source}.codecs", asterisk=asterisk)
 
     aor = conf.section(seat.endpoint)
     aor.set("type", "aor")
@@ -133,7 +132,7 @@ def render(settings: Settings) -> ConfigFile:
     _transport(conf, TRANSPORT_WS, "ws", host_port(a.bind_address, a.http_port))
 
     for index, trunk in enumerate(settings.trunks):
-        _trunk(conf, index, trunk)
+        _trunk(conf, index, trunk, settings.asterisk)
     for index, seat in enumerate(settings.seats):
-        _seat(conf, index, seat)
+        _seat(conf, index, seat, settings.asterisk)
     return conf

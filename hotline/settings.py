@@ -89,6 +89,11 @@ class AsteriskSettings(_Section):
     rtp_start: int = Field(10000, ge=1024, le=65535)
     rtp_end: int = Field(10999, ge=1024, le=65535)
     ami_user: str = Field("hotline", pattern=NAME_PATTERN)
+    rtp_timeout: int = Field(
+        60, ge=5, le=3600, description="Seconds without RTP before a call counts as dead (no BYE came)"
+    )
+    rtp_timeout_hold: int = Field(600, ge=5, le=7200, description="The same while the call is on hold")
+    dahdi_hardware: bool = Field(False, description="DAHDI E1 cards installed: load chan_dahdi")
     # A secret file is generated on first start; settings never hold the secret itself.
 
     @field_validator("bind_address")

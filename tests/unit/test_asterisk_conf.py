@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_conf import dahdi, ini
+from asterisk_conf import ini
 from asterisk_conf.layout import InstanceLayout
 from asterisk_conf.render import render_all, write_config
 from hotline.settings import (
+    AsteriskSettings,
     CapacitySettings,
     E1SpanSettings,
     QueueSettings,
@@ -366,7 +367,7 @@ def test_channelvars_cover_every_ami_variable() -> None:
 # --- modules.conf, cdr, logger --------------------------------------------------------------------
 
 
-def test_modules_are_explicit_and_chan_dahdi_needs_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_modules_are_explicit_and_chan_dahdi_needs_hardware() -> None:
     (modules,) = options(render()["modules.conf"], "modules")
     assert modules[0] == ("autoload", "no")
     loads = values(modules, "load")
@@ -375,10 +376,10 @@ def test_modules_are_explicit_and_chan_dahdi_needs_hardware(monkeypatch: pytest.
     for needed in ("chan_pjsip.so", "res_pjsip_endpoint_identifier_ip.so", "res_agi.so", "app_queue.so"):
         assert needed in loads
     assert "chan_dahdi.so" not in loads
-    monkeypatch.setattr(dahdi, "DAHDI_HARDWARE_DEFAULT", True)
-    (modules,) = options(render()["modules.conf"], "modules")
+    with_cards = AsteriskSettings(dahdi_hardware=True)
+    (modules,) = options(render(make_settings(asterisk=with_cards))["modules.conf"], "modules")
     assert "chan_dahdi.so" in values(modules, "load")
-    (modules,) = options(render(make_settings(e1_spans=()))["modules.conf"], "modules")
+    (modules,) = options(render(make_settings(e1_spans=(), asterisk=with_cards))["modules.conf"], "modules")
     assert "chan_dahdi.so" not in values(modules, "load")
 
 

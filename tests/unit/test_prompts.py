@@ -11,9 +11,13 @@ from hotline.settings import IvrSettings, Settings, SiteSettings
 from ivr_flows.loader import load_flow
 from ivr_flows.prompts import MOH_NAME, VOICES, PromptLibrary, prompt_texts
 
-needs_tools = pytest.mark.skipif(
-    not (shutil.which("espeak-ng") and shutil.which("sox")), reason="espeak-ng and sox are not installed"
-)
+# espeak-ng and sox are installed by scripts/bootstrap.sh; their absence is a broken machine.
+needs_tools = pytest.mark.usefixtures("prompt_tools")
+
+
+@pytest.fixture
+def prompt_tools() -> None:
+    assert shutil.which("espeak-ng") and shutil.which("sox"), "espeak-ng and sox are not installed"
 
 
 def library(state_dir: Path, prompts_dir: Path | None = None) -> PromptLibrary:
