@@ -1,22 +1,52 @@
-"""The web application: health, the call list, and (in later issues) the consoles."""
+"""The web application: health, the call list, accounts, and (in later issues) the consoles."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from agents_ui import calls_api, health
+from agents_ui.accounts import api as accounts_api
+from agents_ui.accounts import pages as accounts_pages
+from agents_ui.accounts.permissions import SAFE_METHODS, LoginRequired, login_url, same_origin
 from hotline.db import Database
 from hotline.settings import Settings
+
+
+async def _login_required(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+
+async def _refuse_cross_site(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    # CSRF: with SameSite=Strict a cross-site form carries no cookie anyway; this also covers old
+    # browsers and login CSRF (a forged login into the attacker's account). See permissions.same_origin.
+    if request.method not in SAFE_METHODS and not same_origin(request):
+        return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+    return await call_next(request)
 
 
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="12345 Hotline Platform",
         version="0.1.0",
-        description="Contact centre and IVR for government service hotlines.",
+        description=(
+            "Contact centre and IVR for government service hotlines.\n\n"
+            "Authentication: `POST /api/session` sets an HttpOnly, SameSite=Strict session cookie; "
+            "every other route but `/healthz` needs it. Requests that change state must come from "
+            "this site: their `Origin` (or `Referer`) must match the host, or they are refused (403)."
+        ),
     )
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.middleware("http")(_refuse_cross_site)
     app.include_router(health.router)
     app.include_router(calls_api.router)
+    app.include_router(accounts_api.router)
+    app.include_router(accounts_pages.router)
     return app

@@ -8,9 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
+from agents_ui.accounts.permissions import (
+    CALL_READERS,
+    CALL_READERS_ALL,
+    USER_ADMINS,
+    CurrentUser,
+    require,
+    require_page,
+)
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from hotline.logs import mask_number
@@ -26,7 +34,7 @@ class CallOut(BaseModel):
     answered_at: datetime | None
     agent_connected_at: datetime | None
     ended_at: datetime | None
-    caller: str  # masked: this list has no per-user rights yet
+    caller: str  # masked: no role here needs the full number to work the list
     called_number: str
     trunk: str
     ivr_path: list[str]
@@ -64,21 +72,38 @@ def _to_out(call: Call) -> CallOut:
     )
 
 
-def recent_calls(session: Session, offset: int, limit: int) -> CallPage:
-    total = session.scalar(select(func.count(Call.id))) or 0
+def visible_to(user: CurrentUser) -> ColumnElement[bool]:
+    """Which calls a user may see: supervisors and administrators all, an agent their own seat's."""
+    if user.has_any(CALL_READERS_ALL):
+        return true()
+    if user.extension:
+        # The agent column holds the queue member's interface (e.g. "PJSIP/seat1001"), so match inside it.
+        return Call.agent.contains(user.extension, autoescape=True)
+    return false()
+
+
+def recent_calls(session: Session, user: CurrentUser, offset: int, limit: int) -> CallPage:
+    where = visible_to(user)
+    total = session.scalar(select(func.count(Call.id)).where(where)) or 0
     rows = session.scalars(
-        select(Call).order_by(Call.started_at.desc(), Call.id.desc()).offset(offset).limit(limit)
+        select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc()).offset(offset).limit(limit)
     ).all()
     return CallPage(total=total, offset=offset, limit=limit, calls=[_to_out(c) for c in rows])
 
 
-@router.get("/api/calls", response_model=CallPage, summary="Recent calls, newest first")
+@router.get(
+    "/api/calls",
+    response_model=CallPage,
+    summary="Recent calls, newest first (an agent sees only the calls of their own extension)",
+    responses={401: {"description": "Not logged in"}, 403: {"description": "Role may not read calls"}},
+)
 def list_calls(
     session: Annotated[Session, Depends(get_session)],
+    user: Annotated[CurrentUser, Depends(require(*CALL_READERS))],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
-    return recent_calls(session, offset, limit)
+    return recent_calls(session, user, offset, limit)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -87,11 +112,12 @@ def calls_page(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
     settings: Annotated[Settings, Depends(get_settings)],
+    user: Annotated[CurrentUser, Depends(require_page(*CALL_READERS))],
     lang: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
     language = pick_language(lang, settings.site.language)
-    page = recent_calls(session, offset, 50)
+    page = recent_calls(session, user, offset, 50)
     zone = settings.site.zone
     return templates.TemplateResponse(
         request,
@@ -102,6 +128,8 @@ def calls_page(
             "site": settings.site.name,
             "zone": settings.site.timezone,
             "page": page,
+            "me": user,
+            "is_admin": user.has_any(USER_ADMINS),
             "local": lambda dt: dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if dt else "",
         },
     )

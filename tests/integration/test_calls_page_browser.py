@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from agents_ui.accounts import service
 from telephony.models import Call
 from telephony.sipp.runner import CallerId
 from tests.integration.browser import open_page, shot
@@ -30,6 +31,21 @@ MASKED = "138****8000"
 SITE_ZONE = ZoneInfo("Asia/Shanghai")  # the test platform's [site] timezone
 SHOWN = "%Y-%m-%d %H:%M:%S"
 REFRESH_SECONDS = 10  # <meta http-equiv="refresh"> in calls.html
+SUPERVISOR_PASSWORD = "班长的密码 is long enough"
+
+
+def a_supervisor(platform: Platform) -> str:
+    """A supervisor account made the way `hotline user add` makes one; a fresh name per test."""
+    username = f"banzhang{int(time.time() * 1000) % 10**9}"
+    with platform.db.unit_of_work() as session:
+        service.create_user(
+            session,
+            username=username,
+            password=SUPERVISOR_PASSWORD,
+            roles=["supervisor"],
+            display_name="王班长",
+        )
+    return username
 
 
 @pytest.fixture
@@ -81,10 +97,30 @@ def test_given_a_supervisor_on_the_calls_page_when_a_call_is_answered_then_it_sh
     clean_platform: Platform, page: Page, tmp_path: Path
 ) -> None:
     platform = clean_platform
+    username = a_supervisor(platform)
 
-    # 1. The home page, in Chinese by default: the list of calls or the empty-state text.
+    # 0. Not logged in: the home page sends the browser to the login page, in Chinese.
     reply = page.goto(f"{platform.web}/")
     assert reply is not None and reply.status == 200
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page).to_have_title(re.compile(r"^登录 · "))
+    shot(page, "calls-0-login-zh")
+
+    # A wrong password first: a plain message, still on the login page.
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill("not the password")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码不正确。")
+
+    # 1. Logged in, the home page in Chinese by default: the list of calls or the empty-state text.
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(SUPERVISOR_PASSWORD)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{platform.web}/")
+    expect(page.locator("#me")).to_contain_text("王班长")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page).to_have_title(re.compile(r"^最近来电 · "))
     expect(page.locator("h1")).to_contain_text("最近来电")
@@ -166,3 +202,13 @@ def test_given_a_supervisor_on_the_calls_page_when_a_call_is_answered_then_it_sh
     assert health["status"] == "ok", health
     assert all(check["ok"] for check in health["checks"].values()), health
     shot(page, "calls-5-health")
+
+    # 5. Log out: back to the login page, and the calls page asks for a login again.
+    page.go_back(wait_until="load")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="退出登录").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.goto(f"{platform.web}/calls")
+    expect(page).to_have_url(re.compile(r"/login\?next=/calls$"))
+    assert CALLER not in page.content()
+    shot(page, "calls-6-logged-out")

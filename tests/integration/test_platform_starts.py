@@ -25,9 +25,10 @@ def test_given_the_platform_when_asterisk_is_asked_then_our_generated_config_is_
     assert "hotline-fallback" in platform.rx("dialplan show hotline-fallback")
 
 
-def test_given_the_platform_when_the_calls_page_is_opened_then_it_answers_in_chinese(
+def test_given_the_platform_when_the_calls_page_is_opened_then_it_asks_for_a_login_in_chinese(
     platform: Platform,
 ) -> None:
-    page = httpx.get(f"{platform.web}/", timeout=5)
+    page = httpx.get(f"{platform.web}/", timeout=5, follow_redirects=True)
     assert page.status_code == 200
-    assert "最近来电" in page.text
+    assert page.url.path == "/login"
+    assert "登录" in page.text

@@ -17,6 +17,7 @@ from hotline.db import Database
 from hotline.settings import DatabaseSettings, Settings, SiteSettings
 from hotline.status import status_dir, write_status
 from telephony.models import Call, Disposition
+from tests.unit.accounts_support import logged_in_as
 
 NEW_YEAR = datetime(2025, 1, 1, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
 
@@ -34,11 +35,17 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def anonymous(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as test_client:
         yield test_client
     app.state.db.dispose()
+
+
+@pytest.fixture
+def client(anonymous: TestClient) -> TestClient:
+    """A supervisor's browser: the call list shows every call to them."""
+    return logged_in_as(anonymous, anonymous.app.state.db, "zhang.wei", "supervisor")  # type: ignore[attr-defined]
 
 
 def add_call(db: Database, uniqueid: str, started_at: datetime, **values: object) -> None:
@@ -67,8 +74,8 @@ def everything_running(settings: Settings) -> None:
 # ----- /healthz ----------------------------------------------------------------------------------
 
 
-def test_given_nothing_running_when_health_is_asked_then_503_names_each_failing_part(client):
-    reply = client.get("/healthz")
+def test_given_nothing_running_when_health_is_asked_then_503_names_each_failing_part(anonymous):
+    reply = anonymous.get("/healthz")  # no login: load balancers ask too
 
     assert reply.status_code == 503
     body = reply.json()
@@ -269,6 +276,7 @@ def test_given_an_unknown_language_asked_when_the_page_is_shown_then_the_site_la
 ):
     app = create_app(make_settings(tmp_path, db_url, language="en"))
     with TestClient(app) as english_site:
+        logged_in_as(english_site, app.state.db, "zhang.wei", "supervisor")
         default = english_site.get("/")
         unknown = english_site.get("/", params={"lang": "fr"})
         chinese = english_site.get("/calls", params={"lang": "zh-CN"})
@@ -300,6 +308,7 @@ def test_given_a_site_in_another_zone_when_shown_then_that_zone_is_used(tmp_path
     add_call(db, "1735691400.1", NEW_YEAR)
     db.dispose()
     with TestClient(app) as urumqi:
+        logged_in_as(urumqi, app.state.db, "zhang.wei", "supervisor")
         page = urumqi.get("/").text
     app.state.db.dispose()
 
@@ -335,8 +344,8 @@ def test_given_more_than_one_page_of_calls_when_shown_then_next_and_previous_lin
 # ----- the API document --------------------------------------------------------------------------
 
 
-def test_given_the_app_when_its_openapi_document_is_read_then_it_lists_health_and_calls(client):
-    document = client.get("/openapi.json").json()
+def test_given_the_app_when_its_openapi_document_is_read_then_it_lists_health_and_calls(anonymous):
+    document = anonymous.get("/openapi.json").json()
 
     assert "/healthz" in document["paths"]
     assert "/api/calls" in document["paths"]

@@ -1,0 +1,1 @@
+"""Accounts and access: users and roles, login sessions, lockout, the audit log, permissions."""

@@ -1,0 +1,271 @@
+"""JSON API: log in and out, who am I, and user administration (administrators only).
+
+Refusals that must leave a trace (a failed login, a refused change) are returned, not raised: a
+raised error rolls the request's transaction back, and the audit row and back-off count with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from agents_ui.accounts import audit, service, sessions
+from agents_ui.accounts.models import Role, User
+from agents_ui.accounts.permissions import (
+    COOKIE,
+    EVERY_ROLE,
+    USER_ADMINS,
+    CurrentUser,
+    client_ip,
+    require,
+)
+from agents_ui.deps import get_session
+
+router = APIRouter(tags=["accounts"])
+
+DB = Annotated[Session, Depends(get_session)]
+Admin = Annotated[CurrentUser, Depends(require(*USER_ADMINS))]
+AnyUser = Annotated[CurrentUser, Depends(require(*EVERY_ROLE))]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class LoginIn(BaseModel):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    roles: list[Role]
+    extension: str | None
+    active: bool
+    created_at: datetime
+    password_changed_at: datetime
+
+
+class UserCreate(BaseModel):
+    username: str = Field(max_length=64)
+    display_name: str = Field("", max_length=128)
+    password: str = Field(max_length=1024, description="At least 10 characters, not the username")
+    roles: list[Role] = Field(min_length=1)
+    extension: str | None = Field(None, max_length=32, description="The agent's seat extension")
+
+
+class UserChange(BaseModel):
+    """Only the fields given are changed; ``extension: null`` removes the extension."""
+
+    display_name: str | None = Field(None, max_length=128)
+    roles: list[Role] | None = Field(None, min_length=1)
+    extension: str | None = Field(None, max_length=32)
+    active: bool | None = None
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(max_length=1024, description="At least 10 characters, not the username")
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    source_ip: str
+    outcome: str
+    detail: str
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=sorted(user.role_set),
+        extension=user.extension,
+        active=user.active,
+        created_at=user.created_at,
+        password_changed_at=user.password_changed_at,
+    )
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(sessions.ABSOLUTE_TIMEOUT.total_seconds()),
+        path="/",
+        httponly=True,  # page scripts never need the token, so an injected script cannot read it
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+
+
+def refused_login(result: service.LoginRefused) -> JSONResponse:
+    if result.retry_after:
+        return JSONResponse(
+            {"detail": "too many failed logins; try again later"},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(result.retry_after)},
+        )
+    return JSONResponse({"detail": "wrong username or password"}, status_code=status.HTTP_401_UNAUTHORIZED)
+
+
+def actor_of(user: CurrentUser, request: Request) -> service.Actor:
+    return service.Actor(username=user.username, source_ip=client_ip(request), user_id=user.id)
+
+
+def account_error(exc: service.AccountError) -> JSONResponse:
+    code = status.HTTP_404_NOT_FOUND if isinstance(exc, service.UserNotFound) else status.HTTP_400_BAD_REQUEST
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+@router.post(
+    "/api/session",
+    response_model=UserOut,
+    summary="Log in: sets the HttpOnly session cookie",
+    responses={
+        401: {"model": Problem, "description": "Wrong username or password (never says which)"},
+        429: {"model": Problem, "description": "Locked after repeated failures; see Retry-After"},
+    },
+)
+def log_in(body: LoginIn, request: Request, response: Response, session: DB) -> UserOut | JSONResponse:
+    result = service.login(
+        session, username=body.username, password=body.password, source_ip=client_ip(request)
+    )
+    if isinstance(result, service.LoginRefused):
+        return refused_login(result)
+    set_session_cookie(response, request, result.token)
+    return user_out(result.user)
+
+
+@router.delete(
+    "/api/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out: ends the session on the server and clears the cookie",
+    responses={401: {"model": Problem}},
+)
+def log_out(request: Request, user: AnyUser, session: DB) -> Response:
+    service.logout(
+        session,
+        sessions.LiveSession(user.login, service.get_user(session, user.id)),
+        source_ip=client_ip(request),
+    )
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookie(response, request)
+    return response
+
+
+@router.get(
+    "/api/me", response_model=UserOut, summary="The logged-in user", responses={401: {"model": Problem}}
+)
+def me(user: AnyUser, session: DB) -> UserOut:
+    return user_out(service.get_user(session, user.id))
+
+
+ADMIN_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "Refused by the account rules"},
+    401: {"model": Problem, "description": "Not logged in"},
+    403: {"model": Problem, "description": "Not an administrator"},
+}
+
+
+@router.get("/api/users", response_model=list[UserOut], summary="Every user", responses=ADMIN_ERRORS)
+def users(admin: Admin, session: DB) -> list[UserOut]:
+    return [user_out(u) for u in service.list_users(session)]
+
+
+@router.post(
+    "/api/users",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user",
+    responses=ADMIN_ERRORS,
+)
+def create(body: UserCreate, request: Request, admin: Admin, session: DB) -> UserOut | JSONResponse:
+    try:
+        user = service.create_user(
+            session,
+            username=body.username,
+            password=body.password,
+            roles=body.roles,
+            display_name=body.display_name,
+            extension=body.extension,
+            actor=actor_of(admin, request),
+        )
+    except service.AccountError as exc:
+        return account_error(exc)
+    return user_out(user)
+
+
+@router.patch(
+    "/api/users/{user_id}",
+    response_model=UserOut,
+    summary="Change a user's roles, name, extension or enable/disable them (disabling ends their sessions)",
+    responses={**ADMIN_ERRORS, 404: {"model": Problem}},
+)
+def change(
+    user_id: int, body: UserChange, request: Request, admin: Admin, session: DB
+) -> UserOut | JSONResponse:
+    given = body.model_fields_set
+    try:
+        user = service.update_user(
+            session,
+            user_id=user_id,
+            actor=actor_of(admin, request),
+            roles=body.roles,
+            active=body.active,
+            display_name=body.display_name,
+            extension=body.extension,
+            clear_extension="extension" in given and body.extension is None,
+        )
+    except service.AccountError as exc:
+        return account_error(exc)
+    return user_out(user)
+
+
+@router.post(
+    "/api/users/{user_id}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password (ends the user's sessions)",
+    responses={**ADMIN_ERRORS, 404: {"model": Problem}},
+)
+def reset_password(
+    user_id: int, body: PasswordReset, request: Request, admin: Admin, session: DB
+) -> Response:
+    try:
+        service.reset_password(
+            session, user_id=user_id, new_password=body.password, actor=actor_of(admin, request)
+        )
+    except service.AccountError as exc:
+        return account_error(exc)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/api/audit", response_model=list[AuditOut], summary="The audit log, newest first", responses=ADMIN_ERRORS
+)
+def audit_log(
+    admin: Admin,
+    session: DB,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AuditOut]:
+    return [
+        AuditOut.model_validate(e, from_attributes=True)
+        for e in audit.recent(session, limit=limit, offset=offset)
+    ]

@@ -1,0 +1,242 @@
+"""HTML pages: the login page and the administrators' user page (plain forms, no script needed).
+
+Forms are posted URL-encoded and read with the standard library (python-multipart is not a
+dependency). Every change answers with a redirect (post/redirect/get), so reloading never repeats it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from agents_ui.accounts import service, sessions
+from agents_ui.accounts.api import clear_session_cookie, set_session_cookie
+from agents_ui.accounts.models import Role
+from agents_ui.accounts.permissions import (
+    USER_ADMINS,
+    CurrentUser,
+    client_ip,
+    optional_user,
+    require_page,
+    safe_next,
+)
+from agents_ui.deps import get_session, get_settings, templates
+from agents_ui.i18n import pick_language, translator
+from hotline.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+
+DB = Annotated[Session, Depends(get_session)]
+AdminPage = Annotated[CurrentUser, Depends(require_page(*USER_ADMINS))]
+MAX_FORM_BYTES = 16 * 1024
+
+
+async def form_fields(request: Request) -> dict[str, list[str]]:
+    """The posted form; read in an async dependency so the route itself can run in the thread pool."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+
+Form = Annotated[dict[str, list[str]], Depends(form_fields)]
+
+
+def one(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name)
+    return values[0] if values else ""
+
+
+def language_of(request: Request, settings: Settings, form: dict[str, list[str]] | None = None) -> str:
+    asked = request.query_params.get("lang") or (one(form, "lang") if form else None)
+    return pick_language(asked, settings.site.language)
+
+
+def render_login(
+    request: Request, settings: Settings, *, lang: str, next_url: str, error: str = "", code: int = 200
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"t": translator(lang), "lang": lang, "site": settings.site.name, "next": next_url, "error": error},
+        status_code=code,
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    user: Annotated[CurrentUser | None, Depends(optional_user)],
+    next: str = "/",
+    lang: str | None = None,
+) -> Response:
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    return render_login(
+        request, settings, lang=pick_language(lang, settings.site.language), next_url=safe_next(next)
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request, form: Form, session: DB, settings: Annotated[Settings, Depends(get_settings)]
+) -> Response:
+    lang = language_of(request, settings, form)
+    next_url = safe_next(one(form, "next"))
+    result = service.login(
+        session, username=one(form, "username"), password=one(form, "password"), source_ip=client_ip(request)
+    )
+    if isinstance(result, service.LoginRefused):
+        t = translator(lang)
+        if result.retry_after:
+            error = t["login_locked"].format(seconds=result.retry_after)
+            return render_login(request, settings, lang=lang, next_url=next_url, error=error, code=429)
+        return render_login(
+            request, settings, lang=lang, next_url=next_url, error=t["login_failed"], code=401
+        )
+    response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
+    set_session_cookie(response, request, result.token)
+    return response
+
+
+@router.post("/logout")
+def logout_submit(
+    request: Request, session: DB, user: Annotated[CurrentUser | None, Depends(optional_user)]
+) -> Response:
+    if user is not None:
+        live = sessions.LiveSession(user.login, service.get_user(session, user.id))
+        service.logout(session, live, source_ip=client_ip(request))
+    lang = request.query_params.get("lang")
+    response = RedirectResponse("/login" + (f"?lang={lang}" if lang else ""), status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+def back_to_users(lang: str, **query: str) -> RedirectResponse:
+    return RedirectResponse(
+        "/users?" + urlencode({"lang": lang, **query}), status_code=status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(
+    request: Request,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+    lang: str | None = None,
+    done: str = "",
+    error: str = "",
+) -> HTMLResponse:
+    language = pick_language(lang, settings.site.language)
+    t = translator(language)
+    return templates.TemplateResponse(
+        request,
+        "users.html",
+        {
+            "t": t,
+            "lang": language,
+            "site": settings.site.name,
+            "me": admin,
+            "users": service.list_users(session),
+            "roles": [r.value for r in Role],
+            "done": t.get(f"done_{done}", ""),
+            "error": t.get(f"err_{error}", ""),
+            "local": lambda dt: dt.astimezone(settings.site.zone).strftime("%Y-%m-%d %H:%M"),
+        },
+    )
+
+
+def _actor(admin: CurrentUser, request: Request) -> service.Actor:
+    return service.Actor(username=admin.username, source_ip=client_ip(request), user_id=admin.id)
+
+
+@router.post("/users")
+def create_user_submit(
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    try:
+        service.create_user(
+            session,
+            username=one(form, "username"),
+            password=one(form, "password"),
+            roles=form.get("roles", []),
+            display_name=one(form, "display_name"),
+            extension=one(form, "extension") or None,
+            actor=_actor(admin, request),
+        )
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="created")
+
+
+@router.post("/users/{user_id}")
+def edit_user_submit(
+    user_id: int,
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    try:
+        service.update_user(
+            session,
+            user_id=user_id,
+            actor=_actor(admin, request),
+            roles=form.get("roles", []),
+            display_name=one(form, "display_name"),
+            extension=one(form, "extension") or None,
+            clear_extension=not one(form, "extension"),
+        )
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="saved")
+
+
+@router.post("/users/{user_id}/active")
+def set_active_submit(
+    user_id: int,
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    active = one(form, "active") == "1"
+    try:
+        service.update_user(session, user_id=user_id, actor=_actor(admin, request), active=active)
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="enabled" if active else "disabled")
+
+
+@router.post("/users/{user_id}/password")
+def reset_password_submit(
+    user_id: int,
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    try:
+        service.reset_password(
+            session, user_id=user_id, new_password=one(form, "password"), actor=_actor(admin, request)
+        )
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="password")

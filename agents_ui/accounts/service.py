@@ -1,0 +1,285 @@
+"""Account use cases on a Session: create users, log in, change roles, disable, reset passwords.
+
+Nothing here commits: the request (or the CLI command) that calls it does. Every privileged action
+writes an audit row in the same transaction, so the action and its record stand or fall together.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from agents_ui.accounts import lockout, passwords, sessions
+from agents_ui.accounts.audit import Outcome, record
+from agents_ui.accounts.models import Role, User
+from hotline.db import utcnow
+
+log = logging.getLogger(__name__)
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class AccountError(ValueError):
+    """A request the rules refuse. ``code`` names it for the pages' translations; the message is English."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UserNotFound(AccountError):
+    def __init__(self) -> None:
+        super().__init__("no_user", "no such user")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, for the audit log: a logged-in user, or a command-line operator."""
+
+    username: str
+    source_ip: str = ""
+    user_id: int | None = None
+
+
+CLI = Actor(username="cli")
+
+
+@dataclass(frozen=True)
+class LoginOk:
+    user: User
+    token: str
+
+
+@dataclass(frozen=True)
+class LoginRefused:
+    retry_after: int  # seconds; 0 means "wrong username or password", never which of the two
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def parse_roles(roles: Iterable[str]) -> frozenset[Role]:
+    try:
+        parsed = frozenset(Role(r) for r in roles)
+    except ValueError as exc:
+        raise AccountError("role_unknown", f"known roles: {', '.join(r.value for r in Role)}") from exc
+    if not parsed:
+        raise AccountError("role_none", "a user needs at least one role")
+    return parsed
+
+
+def _roles_text(roles: frozenset[Role]) -> str:
+    return " ".join(sorted(r.value for r in roles))
+
+
+def _check_extension(extension: str | None) -> str | None:
+    if extension is None or extension.strip() == "":
+        return None
+    if not EXTENSION.match(extension.strip()):
+        raise AccountError("extension_invalid", "extension: letters, digits, '-' or '_' only, at most 32")
+    return extension.strip()
+
+
+def _check_password(password: str, username: str) -> None:
+    try:
+        passwords.check_rules(password, username)
+    except passwords.PasswordRejected as exc:
+        raise AccountError(exc.code, str(exc)) from exc
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    roles: Iterable[str],
+    display_name: str,
+    extension: str | None = None,
+    actor: Actor = CLI,
+) -> User:
+    """Add an active user; raises AccountError if the name is taken or malformed or the password weak."""
+    name = normalize_username(username)
+    if not USERNAME.match(name):
+        raise AccountError(
+            "username_invalid",
+            "username: 2-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit",
+        )
+    role_set = parse_roles(roles)
+    _check_password(password, name)
+    if session.scalar(select(User.id).where(User.username == name)) is not None:
+        raise AccountError("username_taken", "username is taken")
+    user = User(
+        username=name,
+        display_name=display_name.strip()[:128] or name,
+        password_hash=passwords.hash_password(password),
+        roles=_roles_text(role_set),
+        extension=_check_extension(extension),
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor=actor.username,
+        action="user.create",
+        target=name,
+        source_ip=actor.source_ip,
+        outcome=Outcome.OK,
+        detail=f"roles={user.roles}",
+    )
+    return user
+
+
+def login(session: Session, *, username: str, password: str, source_ip: str) -> LoginOk | LoginRefused:
+    """Check a login; every outcome is audited and failures feed the back-off."""
+    name = normalize_username(username)[:64]
+    wait = lockout.locked_for(session, username=name, source_ip=source_ip)
+    if wait:
+        # The password is not even tried while locked: a correct guess must not get through.
+        record(
+            session, actor=name, action="login", outcome=Outcome.REFUSED, source_ip=source_ip, detail="locked"
+        )
+        log.warning("login refused: locked", extra={"username": name, "source_ip": source_ip})
+        return LoginRefused(retry_after=wait)
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        passwords.burn_time(password)
+        reason = "unknown user"
+    elif not passwords.verify_password(password, user.password_hash):
+        reason = "bad password"
+    elif not user.active:
+        reason = "disabled"
+    else:
+        reason = ""
+    if reason:
+        lockout.count_failure(session, username=name, source_ip=source_ip)
+        record(
+            session, actor=name, action="login", outcome=Outcome.REFUSED, source_ip=source_ip, detail=reason
+        )
+        log.warning("login refused", extra={"username": name, "source_ip": source_ip, "reason": reason})
+        return LoginRefused(retry_after=lockout.locked_for(session, username=name, source_ip=source_ip))
+    assert user is not None
+    if passwords.needs_rehash(user.password_hash):
+        # The cost was raised since this hash was made; the plain password is only at hand now.
+        user.password_hash = passwords.hash_password(password)
+    lockout.clear_user(session, username=name)
+    token = sessions.start(session, user=user, source_ip=source_ip)
+    record(session, actor=name, action="login", outcome=Outcome.OK, source_ip=source_ip)
+    log.info("login", extra={"username": name, "source_ip": source_ip})
+    return LoginOk(user=user, token=token)
+
+
+def logout(session: Session, live: sessions.LiveSession, *, source_ip: str) -> None:
+    sessions.end(live.session, reason="logout")
+    record(session, actor=live.user.username, action="logout", outcome=Outcome.OK, source_ip=source_ip)
+    log.info("logout", extra={"username": live.user.username})
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(func.lower(User.username))).all()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def _refuse(session: Session, actor: Actor, action: str, target: str, code: str, why: str) -> AccountError:
+    record(
+        session,
+        actor=actor.username,
+        action=action,
+        target=target,
+        source_ip=actor.source_ip,
+        outcome=Outcome.INVALID,
+        detail=why,
+    )
+    return AccountError(code, why)
+
+
+def update_user(
+    session: Session,
+    *,
+    user_id: int,
+    actor: Actor,
+    roles: Iterable[str] | None = None,
+    active: bool | None = None,
+    display_name: str | None = None,
+    extension: str | None = None,
+    clear_extension: bool = False,
+) -> User:
+    """Change what an administrator may change; an administrator cannot lock themselves out."""
+    user = get_user(session, user_id)
+    changes: list[str] = []
+    if roles is not None:
+        role_set = parse_roles(roles)
+        if user.id == actor.user_id and Role.ADMINISTRATOR not in role_set:
+            raise _refuse(
+                session,
+                actor,
+                "user.roles",
+                user.username,
+                "own_admin_role",
+                "cannot remove your own administrator role",
+            )
+        if _roles_text(role_set) != user.roles:
+            changes.append(f"roles {user.roles} -> {_roles_text(role_set)}")
+            user.roles = _roles_text(role_set)
+    if active is not None and active != user.active:
+        if user.id == actor.user_id and not active:
+            raise _refuse(
+                session, actor, "user.disable", user.username, "disable_self", "cannot disable yourself"
+            )
+        user.active = active
+        changes.append("enabled" if active else "disabled")
+        if not active:
+            sessions.end_all_for_user(session, user.id, reason="disabled")
+    if display_name is not None and display_name.strip() and display_name.strip() != user.display_name:
+        user.display_name = display_name.strip()[:128]
+        changes.append("display name")
+    if clear_extension or extension is not None:
+        new_extension = None if clear_extension else _check_extension(extension)
+        if new_extension != user.extension:
+            user.extension = new_extension
+            changes.append(f"extension {new_extension or '-'}")
+    if changes:
+        record(
+            session,
+            actor=actor.username,
+            action="user.update",
+            target=user.username,
+            source_ip=actor.source_ip,
+            outcome=Outcome.OK,
+            detail="; ".join(changes),
+        )
+    return user
+
+
+def reset_password(session: Session, *, user_id: int, new_password: str, actor: Actor) -> User:
+    """Set a new password and end the user's sessions: whoever knew the old one is logged out."""
+    user = get_user(session, user_id)
+    try:
+        passwords.check_rules(new_password, user.username)
+    except passwords.PasswordRejected as exc:
+        raise _refuse(session, actor, "user.password", user.username, exc.code, str(exc)) from exc
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = utcnow()
+    sessions.end_all_for_user(session, user.id, reason="password reset")
+    record(
+        session,
+        actor=actor.username,
+        action="user.password",
+        target=user.username,
+        source_ip=actor.source_ip,
+        outcome=Outcome.OK,
+    )
+    return user

@@ -1,0 +1,166 @@
+"""Every route x every role: allowed or refused, built from app.routes so a new route needs a rule.
+
+A route added without an entry in RULES fails here; so does a rule the code does not enforce.
+Sessions are minted straight in the database (no password hashing) to keep the matrix fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from agents_ui.accounts import sessions
+from agents_ui.accounts.models import Role, User
+from agents_ui.accounts.permissions import COOKIE
+from agents_ui.app import create_app
+from hotline.settings import DatabaseSettings, Settings, SiteSettings
+from tests.unit.accounts_support import ORIGIN, PASSWORD, add_user
+
+PUBLIC = "public"
+EVERYONE = frozenset(Role)
+CALLS = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMINISTRATOR})
+ADMIN = frozenset({Role.ADMINISTRATOR})
+NEW_PASSWORD = "another long password"
+
+# (method, path) -> PUBLIC or the roles allowed. The one place that says who may call what.
+RULES: dict[tuple[str, str], str | frozenset[Role]] = {
+    ("GET", "/healthz"): PUBLIC,  # load balancers
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,  # ends the session if there is one
+    ("POST", "/api/session"): PUBLIC,
+    ("DELETE", "/api/session"): EVERYONE,
+    ("GET", "/api/me"): EVERYONE,
+    ("GET", "/api/calls"): CALLS,
+    ("GET", "/"): CALLS,
+    ("GET", "/calls"): CALLS,
+    ("GET", "/api/users"): ADMIN,
+    ("POST", "/api/users"): ADMIN,
+    ("PATCH", "/api/users/{user_id}"): ADMIN,
+    ("POST", "/api/users/{user_id}/password"): ADMIN,
+    ("GET", "/api/audit"): ADMIN,
+    ("GET", "/users"): ADMIN,
+    ("POST", "/users"): ADMIN,
+    ("POST", "/users/{user_id}"): ADMIN,
+    ("POST", "/users/{user_id}/active"): ADMIN,
+    ("POST", "/users/{user_id}/password"): ADMIN,
+}
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    # Good credentials: a refused login answers 401 by design, which would read as "route refused".
+    ("POST", "/api/session"): {"json": {"username": "target", "password": PASSWORD}},
+    ("POST", "/api/users"): {
+        "json": {"username": "new.one", "password": NEW_PASSWORD, "roles": ["agent"], "display_name": "N"}
+    },
+    ("PATCH", "/api/users/{user_id}"): {"json": {"display_name": "Target Two"}},
+    # Resets keep the target's password, so the login routes, called later, still get in.
+    ("POST", "/api/users/{user_id}/password"): {"json": {"password": PASSWORD}},
+    ("POST", "/login"): {"data": {"username": "target", "password": PASSWORD}},
+    ("POST", "/users"): {"data": {"username": "new.two", "password": NEW_PASSWORD, "roles": "agent"}},
+    ("POST", "/users/{user_id}"): {"data": {"display_name": "T", "roles": "agent"}},
+    ("POST", "/users/{user_id}/active"): {"data": {"active": "1"}},
+    ("POST", "/users/{user_id}/password"): {"data": {"password": PASSWORD}},
+}
+
+
+def routes_of(app: FastAPI) -> list[tuple[str, BaseRoute]]:
+    """(effective path, route) of every route, included routers flattened (FastAPI nests them)."""
+    return [(str(c.path), c.original_route) for c in iter_route_contexts(app.routes)]
+
+
+def route_methods(app: FastAPI) -> list[tuple[str, str]]:
+    found = []
+    for path, route in routes_of(app):
+        if isinstance(route, APIWebSocketRoute | WebSocketRoute):
+            found.append(("WEBSOCKET", path))
+        elif isinstance(route, APIRoute | Route):
+            found.extend((m, path) for m in sorted(route.methods or ()) if m != "HEAD")
+        else:
+            found.append(("UNKNOWN", path))  # a mount or another kind: needs a rule too
+    return found
+
+
+def declared_roles(route: APIRoute) -> set[frozenset[Role]]:
+    """The allowed_roles of every require()/require_page() the route depends on, however deep."""
+    found: set[frozenset[Role]] = set()
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        roles = getattr(dependant.call, "allowed_roles", None)
+        if roles is not None:
+            found.add(roles)
+        stack.extend(dependant.dependencies)
+    return found
+
+
+@pytest.fixture
+def app(tmp_path: Path, db_url: str) -> Iterator[FastAPI]:
+    application = create_app(
+        Settings(site=SiteSettings(state_dir=tmp_path / "state"), database=DatabaseSettings(url=db_url))
+    )
+    yield application
+    application.state.db.dispose()
+
+
+def test_given_the_app_when_its_routes_are_listed_then_each_has_exactly_one_rule(app):
+    routes = route_methods(app)
+
+    assert sorted(set(routes) - set(RULES)) == [], "a route without a rule: add it to RULES"
+    assert sorted(set(RULES) - set(routes)) == [], "a rule for a route that no longer exists"
+
+
+def test_given_each_protected_route_when_its_dependencies_are_read_then_they_require_the_rule_roles(app):
+    for path, route in routes_of(app):
+        if not isinstance(route, APIRoute):
+            continue
+        for method in route.methods:
+            rule = RULES[(method, path)]
+            expected = set() if rule == PUBLIC else {rule}
+            assert declared_roles(route) == expected, (method, path)
+
+
+def mint_cookie(app: FastAPI, user_id: int) -> str:
+    with app.state.db.unit_of_work() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return sessions.start(session, user=user, source_ip="testclient")
+
+
+def call(client: TestClient, method: str, path: str, target_id: int) -> int:
+    url = path.replace("{user_id}", str(target_id))
+    reply = client.request(method, url, follow_redirects=False, **BODIES.get((method, path), {}))
+    if reply.status_code == 303 and reply.headers["location"].startswith("/login?next="):
+        return 401  # a page's way of saying "log in first"
+    return reply.status_code
+
+
+def test_given_every_role_when_every_route_is_called_then_only_the_rule_roles_get_through(app):
+    db = app.state.db
+    users = {role: add_user(db, f"u-{role.value}".replace("_", "-"), role) for role in Role}
+    target = add_user(db, "target", Role.AGENT, password=PASSWORD)
+    refused: list[str] = []
+    with TestClient(app, headers={"origin": ORIGIN}) as client:
+        for method, path in route_methods(app):
+            rule = RULES[(method, path)]
+            for role in [None, *Role]:
+                client.cookies.clear()
+                if role is not None:
+                    client.cookies.set(COOKIE, mint_cookie(app, users[role]))
+                status = call(client, method, path, target)
+                allowed = rule == PUBLIC or (role is not None and role in rule)
+                if allowed and status in (401, 403):
+                    refused.append(f"{method} {path} as {role}: refused ({status}) but the rule allows it")
+                if not allowed and status != (401 if role is None else 403):
+                    refused.append(f"{method} {path} as {role}: got {status}, the rule refuses it")
+    assert refused == []
