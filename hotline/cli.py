@@ -9,6 +9,7 @@ hotline config check             validate the settings and every flow
 hotline db migrate               apply database migrations
 hotline asterisk "core show channels"   Asterisk CLI passthrough
 hotline call [--digits 1] [--seconds 8] place a real test call into the running platform
+hotline user add NAME --role administrator   add a user (the password is asked for)
 """
 
 from __future__ import annotations
@@ -161,6 +162,8 @@ def _print_where(settings: Settings) -> None:
     for seat in settings.seats:
         say(f"  Seat {seat.extension}: Asterisk rings sip:{seat.contact}")
     say("  Test call:    .venv/bin/hotline call --digits 1   (a real SIP call with audio and DTMF)")
+    if _no_administrator_yet(settings):
+        say("  First login:  .venv/bin/hotline user add admin --role administrator   (no user exists yet)")
     say("  Stop:         Ctrl-C")
     say("")
 
@@ -342,6 +345,55 @@ def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Add a user (the first administrator, typically). The password is asked for, or read from
+    standard input with --password-stdin, never taken from the command line (it would be in ps)."""
+    import getpass
+
+    from agents_ui.accounts.service import AccountError, create_user
+    from hotline.db import Database
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            say("the two passwords differ; nothing was changed")
+            return 2
+    db = Database(settings.database_url)
+    try:
+        with db.unit_of_work() as session:
+            create_user(
+                session,
+                username=args.username,
+                password=password,
+                roles=args.role,
+                display_name=args.name or args.username,
+                extension=args.extension,
+            )
+    except AccountError as exc:
+        say(f"not added: {exc}")
+        return 2
+    finally:
+        db.dispose()
+    say(f"user {args.username.lower()} added with roles {', '.join(sorted(set(args.role)))}")
+    return 0
+
+
+def _no_administrator_yet(settings: Settings) -> bool:
+    from sqlalchemy import select
+
+    from agents_ui.accounts.models import User
+    from hotline.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        with db.unit_of_work() as session:
+            return not any("administrator" in u.roles.split() for u in session.scalars(select(User)))
+    finally:
+        db.dispose()
+
+
 def cmd_check(settings: Settings) -> int:
     from ivr_flows.loader import load_all
 
@@ -382,6 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also bring up a sipp agent on each configured seat to answer the call",
     )
+    user = sub.add_parser("user", help="platform users")
+    user_add = user.add_subparsers(dest="user_command", required=True).add_parser("add", help="add a user")
+    user_add.add_argument("username")
+    user_add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=["agent", "duty_leader", "department_staff", "supervisor", "administrator"],
+        help="repeat for several roles",
+    )
+    user_add.add_argument("--name", help="display name (default: the username)")
+    user_add.add_argument("--extension", help="the agent's seat extension, e.g. 1001")
+    user_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     comp = sub.add_parser("component", help=argparse.SUPPRESS)
     comp.add_argument("name", choices=COMPONENTS)
     return parser
@@ -426,6 +491,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_asterisk(settings, " ".join(args.cli_command))
     if args.command == "call":
         return cmd_call(settings, args)
+    if args.command == "user":
+        return cmd_user_add(settings, args)
     if args.command == "component":
         return cmd_component(settings, args.name)
     return 2

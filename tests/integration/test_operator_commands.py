@@ -80,3 +80,52 @@ def test_given_the_platform_when_status_is_asked_then_every_component_is_reporte
     assert done.returncode == 0, done.stdout
     for component in ("asterisk", "ami", "agi", "database"):
         assert f'"{component}"' in done.stdout
+
+
+def test_given_no_users_when_the_operator_adds_an_administrator_then_they_can_log_in(
+    platform: Platform,
+) -> None:
+    env = {**os.environ, "HOTLINE_CONFIG": str(platform.base / "hotline.toml"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotline.cli",
+            "user",
+            "add",
+            "ops-admin",
+            "--role",
+            "administrator",
+            "--name",
+            "值班管理员",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        env=env,
+        input="a long enough secret\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "a long enough secret" not in done.stdout + done.stderr
+    import httpx
+
+    with httpx.Client(base_url=platform.web, headers={"Origin": platform.web}) as client:
+        refused = client.post("/api/session", json={"username": "ops-admin", "password": "wrong password!"})
+        assert refused.status_code == 401
+        accepted = client.post(
+            "/api/session", json={"username": "ops-admin", "password": "a long enough secret"}
+        )
+        assert accepted.status_code == 200, accepted.text
+        assert client.get("/api/users").status_code == 200
+    weak = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "user", "add", "weak", "--role", "agent", "--password-stdin"],
+        cwd=ROOT,
+        env=env,
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert weak.returncode == 2 and "not added" in weak.stdout
