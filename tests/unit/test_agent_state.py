@@ -7,6 +7,7 @@ the live events MemberName/Interface). Time comes from a hand-moved clock.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -309,7 +310,8 @@ def test_given_a_seat_wrapping_up_when_the_agent_is_done_early_then_it_is_availa
 
     assert m.state is AgentState.AVAILABLE
     assert outcome.actions == (QueuePause(interface=IFACE, paused=False),)
-    assert m.tick(m.facts.since + timedelta(hours=1)).change is None  # type: ignore[operator]
+    assert m.facts.since is not None
+    assert m.tick(m.facts.since + timedelta(hours=1)).change is None
 
 
 def test_given_a_queue_without_wrap_up_when_the_call_ends_then_the_seat_is_available_at_once():
@@ -445,7 +447,7 @@ def test_given_an_event_about_another_seat_when_applied_then_it_is_ignored():
 
 # ----- what is refused, and why --------------------------------------------------------------------
 
-REFUSALS = [
+REFUSALS: list[tuple[Callable[..., AgentMachine], Callable[[AgentMachine], object], str]] = [
     (machine, lambda m: m.pause("meal"), "not logged in"),
     (machine, lambda m: m.unpause(), "not paused"),
     (machine, lambda m: m.logout(), "not logged in"),
