@@ -9,7 +9,7 @@ state number (0 unknown .. 8 on hold), InCall is 1 while the member talks to a q
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -232,12 +232,4 @@ def _seat_truth(
 def _keep_since(facts: AgentFacts, before: AgentFacts | None, since: datetime) -> AgentFacts:
     if before is not None and before.since is not None and derive_state(before) is derive_state(facts):
         since = before.since
-    return AgentFacts(
-        queues=facts.queues,
-        pause=facts.pause,
-        ring=facts.ring,
-        call=facts.call,
-        reachable=facts.reachable,
-        wrapup_until=facts.wrapup_until,
-        since=since,
-    )
+    return replace(facts, since=since)
