@@ -389,7 +389,9 @@ def _no_administrator_yet(settings: Settings) -> bool:
     db = Database(settings.database_url)
     try:
         with db.unit_of_work() as session:
-            return not any("administrator" in u.roles.split() for u in session.scalars(select(User)))
+            # roles is a space-separated list; no other role name contains "administrator".
+            first = session.scalar(select(User.id).where(User.roles.contains("administrator")).limit(1))
+            return first is None
     finally:
         db.dispose()
 
