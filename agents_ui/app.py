@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
-from agents_ui import calls_api, health
+from agents_ui import calls_api, health, seats_api, wallboard_api
 from agents_ui.accounts import api as accounts_api
 from agents_ui.accounts import pages as accounts_pages
 from agents_ui.accounts.permissions import SAFE_METHODS, LoginRequired, login_url, same_origin
+from agents_ui.seat_link import SeatLink
 from hotline.db import Database
 from hotline.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def _login_required(_request: Request, exc: Exception) -> Response:
@@ -43,10 +48,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings.database_url)
+    app.state.seat_link = SeatLink(settings.redis.url)
     app.add_exception_handler(LoginRequired, _login_required)
     app.middleware("http")(_refuse_cross_site)
     app.include_router(health.router)
     app.include_router(calls_api.router)
     app.include_router(accounts_api.router)
     app.include_router(accounts_pages.router)
+    app.include_router(seats_api.router)
+    app.include_router(wallboard_api.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -40,13 +40,16 @@ def _database(db: Database) -> dict[str, Any]:
     return {"ok": True, "dialect": db.engine.dialect.name}
 
 
-@router.get("/healthz", summary="Health of Asterisk, AMI, the FastAGI server and the database")
+@router.get(
+    "/healthz", summary="Health of Asterisk, AMI, the FastAGI server, the seat service and the database"
+)
 def healthz(
     settings: Annotated[Settings, Depends(get_settings)],
     db: Annotated[Database, Depends(get_database)],
 ) -> JSONResponse:
     tracker = read_status(settings.state_dir, "tracker")
     agi = read_status(settings.state_dir, "agi")
+    seats = read_status(settings.state_dir, "seats")
     checks: dict[str, dict[str, Any]] = {
         "asterisk": _asterisk_running(settings, tracker),
         "ami": {
@@ -54,6 +57,10 @@ def healthz(
             "live_calls": (tracker or {}).get("live_calls"),
         },
         "agi": {"ok": agi is not None, "active_calls": (agi or {}).get("active_calls")},
+        "seats": {
+            "ok": bool(seats and seats.get("ami_connected")),
+            "seats": (seats or {}).get("seats"),
+        },
         "database": _database(db),
     }
     ok = all(c["ok"] for c in checks.values())

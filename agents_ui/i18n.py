@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from agents_ui.i18n_console import TEXT as _CONSOLE_TEXT
+from agents_ui.i18n_wallboard import TEXT as _WALLBOARD_TEXT
+
 LANGUAGES = ("zh-CN", "en")
 
 _TEXT: dict[str, dict[str, str]] = {
@@ -87,9 +90,11 @@ _TEXT: dict[str, dict[str, str]] = {
     "err_username_taken": {"zh-CN": "该用户名已存在。", "en": "That username is taken."},
     "err_role_unknown": {"zh-CN": "未知角色。", "en": "Unknown role."},
     "err_role_none": {"zh-CN": "请至少选择一个角色。", "en": "Choose at least one role."},
-    "err_extension_invalid": {
-        "zh-CN": "分机号只能包含字母、数字、- 或 _。",
-        "en": "Extensions contain only letters, digits, '-' or '_'.",
+    "err_extension_invalid": {"zh-CN": "分机号为 2 到 8 位数字。", "en": "An extension is 2 to 8 digits."},
+    "err_extension_taken": {"zh-CN": "该分机号已被其他用户使用。", "en": "Another user has that extension."},
+    "err_skill_invalid": {
+        "zh-CN": "技能队列格式：队列名:优先级(0-100)。",
+        "en": "Skills are queue:penalty (0-100).",
     },
     "err_password_short": {
         "zh-CN": "密码至少需要 10 个字符。",
@@ -108,6 +113,14 @@ _TEXT: dict[str, dict[str, str]] = {
     "err_no_user": {"zh-CN": "用户不存在。", "en": "No such user."},
     "forbidden": {"zh-CN": "您的角色无权访问此页面。", "en": "Your role may not open this page."},
 }
+
+
+# Each console keeps its words in its own table; a key may appear in one table only.
+for _table in (_CONSOLE_TEXT, _WALLBOARD_TEXT):
+    _clash = _TEXT.keys() & _table.keys()
+    if _clash:
+        raise RuntimeError(f"i18n keys defined twice: {sorted(_clash)}")
+    _TEXT.update(_table)
 
 
 def pick_language(requested: str | None, default: str) -> str:

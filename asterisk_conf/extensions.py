@@ -35,6 +35,8 @@ CLASSIC_AGI_SCRIPT = "hotline-flow.agi"
 RESERVED_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T", "fax", "talk"})
 # Queue() options; none yet (transfers and recording arrive with later features).
 QUEUE_OPTIONS = ""
+# A seat reaches a queue (e.g. to transfer a caller to it) by dialling queue-<name>.
+TRANSFER_QUEUE_PREFIX = "queue-"
 # Characters a queue name can have (settings.NAME_PATTERN). '-' comes first because FILTER()
 # reads "x-y" as a range.
 _QUEUE_NAME_CHARS = "-a-z0-9_"
@@ -237,8 +239,33 @@ def render(settings: Settings, layout: InstanceLayout) -> ConfigFile:
     _inbound(conf, settings, layout)
     _queues(conf, settings)
     _fallback(conf, settings)
-    conf.section(
-        SEATS_CONTEXT,
-        "Fixed seats: no way out and no way into the trunks' inbound path (transfers come later).",
-    )
+    _seats(conf, settings)
     return conf
+
+
+def _seats(conf: ConfigFile, settings: Settings) -> None:
+    """What a seat (desk phone or browser) may dial, and where its transfers go.
+
+    A blind or attended transfer (SIP REFER) lands here too, so these are also the transfer
+    targets. The dialled text comes from a person's softphone: it is only ever passed through
+    FILTER() to digits, never into an expression or a Goto.
+    """
+    section = conf.section(
+        SEATS_CONTEXT,
+        "Seats dial each other by extension, a queue as queue-<name>, an outside number after the",
+        "prefix. There is no way into the trunks' inbound path: a seat cannot pose as a citizen.",
+    )
+    prefix = dialplan_literal(settings.agents.external_prefix, source="agents.external_prefix")
+    sip_trunks = [t for t in settings.trunks if t.kind == "sip"]
+    if sip_trunks:
+        trunk = sip_trunks[0].name
+        _extension(
+            section,
+            f"_{prefix}X.",
+            [f"Dial(PJSIP/${{FILTER(0-9,${{EXTEN:{len(prefix)}}})}}@{trunk},60)", "Hangup()"],
+        )
+    _extension(section, "_X.", ["Dial(PJSIP/seat${FILTER(0-9,${EXTEN})},30)", "Hangup()"])
+    for index, queue in enumerate(settings.queues):
+        name = dialplan_literal(queue.name, source=f"queues[{index}].name")
+        _extension(section, f"{TRANSFER_QUEUE_PREFIX}{name}", [f"Goto({QUEUES},{name},1)"])
+    _extension(section, "i", ["Hangup()"])

@@ -7,6 +7,9 @@ FastAGI server and the recording code can all name the same file the same way.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,12 +104,27 @@ class InstanceLayout:
             path.mkdir(parents=True, exist_ok=True)
         self.secrets.chmod(0o700)
 
-    def ami_secret(self) -> str:
-        """The AMI password, generated once and kept in a 0600 file; never in settings or logs."""
-        path = self.secrets / f"ami-{self.instance}.secret"
+    def _secret(self, name: str) -> str:
+        """A random secret generated once and kept in a 0600 file; never in settings or logs."""
+        path = self.secrets / name
         if not path.exists():
             self.secrets.mkdir(parents=True, exist_ok=True)
             self.secrets.chmod(0o700)
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(24), encoding="ascii")
         return path.read_text(encoding="ascii").strip()
+
+    def ami_secret(self) -> str:
+        """The AMI password of this instance."""
+        return self._secret(f"ami-{self.instance}.secret")
+
+    def seat_password(self, endpoint: str) -> str:
+        """A web seat's SIP password, derived from the site's seat secret and the endpoint name.
+
+        Derived, not stored: the database never holds a SIP password, pjsip.conf (0600) and the
+        seat's own logged-in agent are the only places it appears, and replacing the secret file
+        changes every seat's password at once.
+        """
+        key = self._secret("seat-sip.secret").encode("ascii")
+        digest = hmac.new(key, f"sip-seat:{endpoint}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii")[:32]

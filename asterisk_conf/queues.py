@@ -13,6 +13,7 @@ from asterisk_conf.ini import ConfigError, ConfigFile
 from hotline.settings import Settings
 
 MUSIC_CLASS = "default"
+WRAPUP_GUARD = 3  # seconds
 
 
 def render(settings: Settings) -> ConfigFile:
@@ -35,7 +36,11 @@ def render(settings: Settings) -> ConfigFile:
         section.set("strategy", queue.strategy)
         section.set("timeout", queue.timeout, source=f"{source}.timeout")
         section.set("retry", queue.retry, source=f"{source}.retry")
-        section.set("wrapuptime", queue.wrapup_time, source=f"{source}.wrapup_time")
+        # Wrap-up proper is the seat service's own pause (telephony.agent_state); app_queue's timer
+        # only covers the moment between a call's end and that pause reaching Asterisk, so an
+        # agent who finishes early is not kept out of the queue by a timer nobody can see.
+        guard = 0 if queue.wrapup_time == 0 and not queue.wrapup_until_done else WRAPUP_GUARD
+        section.set("wrapuptime", guard, source=f"{source}.wrapup_time")
         section.set("servicelevel", queue.service_level, source=f"{source}.service_level")
         section.set("maxlen", queue.max_callers, source=f"{source}.max_callers")
         section.set("joinempty", True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from asterisk_conf import (
@@ -31,16 +32,18 @@ from asterisk_conf.layout import InstanceLayout
 from hotline.settings import Settings
 
 DAHDI_SYSTEM_FILE = "dahdi-system.conf"
-# Holds the AMI secret.
-PRIVATE_FILES = frozenset({"manager.conf"})
+# Hold the AMI secret and the web seats' SIP passwords.
+PRIVATE_FILES = frozenset({"manager.conf", "pjsip.conf"})
 
 
-def render_all(settings: Settings, layout: InstanceLayout, ami_secret: str) -> dict[str, str]:
+def render_all(
+    settings: Settings, layout: InstanceLayout, ami_secret: str, web_seats: Sequence[pjsip.WebSeat] = ()
+) -> dict[str, str]:
     """Every generated file of the instance: file name -> text. Raises ConfigError on bad settings."""
     files: list[ConfigFile] = [
         asterisk.render(settings, layout),
         modules.render(settings),
-        pjsip.render(settings),
+        pjsip.render(settings, web_seats),
         extensions.render(settings, layout),
         queues.render(settings),
         queues.render_rules(),
@@ -93,12 +96,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_config(settings: Settings, layout: InstanceLayout) -> list[str]:
+def write_config(
+    settings: Settings, layout: InstanceLayout, web_seats: Sequence[pjsip.WebSeat] = ()
+) -> list[str]:
     """Render and write into ``layout.etc``; return the names of files whose content changed.
 
     Everything is rendered before anything is written, so bad settings leave the old files alone.
+    ``web_seats`` are the agents' browser seats from the database (``hotline.seat_config``).
     """
-    rendered = render_all(settings, layout, layout.ami_secret())
+    rendered = render_all(settings, layout, layout.ami_secret(), web_seats)
     layout.create()
     # cdr_custom writes into this folder but does not create it.
     (layout.log / cdr.CDR_DIR).mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@
 #   prepare              the one-shot job (compose service `migrate`), run before Asterisk and the
 #                        components start: database migrations, Asterisk's generated files, and
 #                        the generated prompts and music on hold. Safe to run again at any time.
-#   health agi|tracker   container health check: the component's heartbeat file is fresh (the
+#   health agi|tracker|seats  container health check: the component's heartbeat file is fresh (the
 #                        same files /healthz reads; the web container asks /healthz itself)
 #   anything else        run as given: hotline component web, hotline config render --reload, ...
 #
@@ -29,7 +29,7 @@ PromptLibrary(settings, layout).generate(progress=lambda line: print(f"[prompts]
 PY
     ;;
 health)
-    python - "${2:?usage: hotline-entrypoint health agi|tracker}" <<'PY'
+    python - "${2:?usage: hotline-entrypoint health agi|tracker|seats}" <<'PY'
 import sys
 
 from hotline.settings import load_settings

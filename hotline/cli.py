@@ -3,7 +3,7 @@
 hotline run                      install what is missing, start everything, Ctrl-C stops it
 hotline install                  Asterisk runtime and generated prompts only
 hotline start | stop | status    the whole platform in the background
-hotline stop agi|tracker|web     restart one component (the supervisor starts it again)
+hotline stop redis|agi|tracker|seats|web  restart one component (the supervisor starts it again)
 hotline config render [--reload] write Asterisk's files from the settings
 hotline config check             validate the settings and every flow
 hotline db migrate               apply database migrations
@@ -28,7 +28,9 @@ from typing import Any
 
 from hotline.settings import Settings, SettingsError, load_settings
 
-COMPONENTS = ("agi", "tracker", "web")
+COMPONENTS = ("redis", "agi", "tracker", "seats", "web")
+# Components that write a heartbeat file (the supervisor kills them when it goes stale).
+WITH_HEARTBEAT = frozenset({"agi", "tracker", "seats"})
 
 
 def say(message: str) -> None:
@@ -95,14 +97,21 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_render(settings: Settings, reload: bool = False) -> list[str]:
+    from agents_ui.accounts.seats import web_seats_for_config
     from asterisk_conf.layout import InstanceLayout
     from asterisk_conf.render import write_config
+    from hotline.db import Database
     from ivr_flows.loader import load_all
 
     load_all(settings)  # a broken flow must stop us before Asterisk is told to use it
     layout = InstanceLayout.for_settings(settings)
     layout.create()
-    changed = write_config(settings, layout)
+    db = Database(settings.database_url)
+    try:
+        web_seats = web_seats_for_config(db, settings)
+    finally:
+        db.dispose()
+    changed = write_config(settings, layout, web_seats)
     say(f"[config] {len(changed)} Asterisk file(s) changed: {', '.join(changed) or 'none'}")
     if reload and changed:
         from telephony.reload import reload_asterisk
@@ -183,11 +192,12 @@ def cmd_run(settings: Settings, install: bool = True) -> int:
             name,
             component_argv(name),
             log_dir / f"{name}.log",
-            heartbeat=status_dir(settings.state_dir) / f"{name}.json" if name != "web" else None,
+            heartbeat=status_dir(settings.state_dir) / f"{name}.json" if name in WITH_HEARTBEAT else None,
         )
         for name in COMPONENTS
+        if name != "redis" or settings.redis.managed
     ]
-    say(f"[platform] starting {', '.join(COMPONENTS)} (logs in {log_dir})")
+    say(f"[platform] starting {', '.join(c.name for c in components)} (logs in {log_dir})")
     _print_where(settings)
     last_check = [time.monotonic()]
 
@@ -217,6 +227,10 @@ def cmd_component(settings: Settings, name: str) -> int:
     from hotline.logs import setup_logging
 
     setup_logging(os.environ.get("HOTLINE_LOG_LEVEL", "INFO"), component=name)
+    if name == "redis":
+        from hotline.redis_server import exec_redis
+
+        exec_redis(settings)  # replaces this process
     if name == "web":
         import uvicorn
 
@@ -238,6 +252,21 @@ def cmd_component(settings: Settings, name: str) -> int:
             from telephony.tracker_service import run_tracker
 
             await run_tracker(settings, stop)
+        elif name == "seats":
+            from agents_ui.accounts.seats import all_seats, web_seats_for_config
+            from hotline.db import Database
+            from telephony.seat_service import run_seats
+
+            db = Database(settings.database_url)
+            try:
+                await run_seats(
+                    settings,
+                    stop,
+                    load_seats=lambda: all_seats(db, settings),
+                    load_web_seats=lambda: web_seats_for_config(db, settings),
+                )
+            finally:
+                db.dispose()
         else:
             raise SystemExit(f"unknown component {name!r}; one of {COMPONENTS}")
 
@@ -484,6 +513,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "config":
         if args.config_command == "check":
             return cmd_check(settings)
+        cmd_migrate(settings)  # the web seats are read from the database
         cmd_render(settings, reload=args.reload)
         return 0
     if args.command == "db":

@@ -73,6 +73,16 @@ class DatabaseSettings(_Section):
 
 class RedisSettings(_Section):
     url: str = "redis://127.0.0.1:6379/0"
+    managed: bool = Field(
+        True, description="The platform starts its own redis-server at url's host:port (one machine)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "unix://")):
+            raise ValueError("a redis:// (or unix://) URL, e.g. redis://127.0.0.1:6379/0")
+        return value
 
 
 class AsteriskSettings(_Section):
@@ -195,7 +205,14 @@ class QueueSettings(_Section):
     strategy: Literal["ringall", "leastrecent", "fewestcalls", "rrmemory", "linear", "random"] = "rrmemory"
     timeout: int = Field(15, ge=1, le=600, description="Seconds an agent's phone rings")
     retry: int = Field(2, ge=0, le=60)
-    wrapup_time: int = Field(10, ge=0, le=3600)
+    wrapup_time: int = Field(10, ge=0, le=3600, description="Seconds of wrap-up after a call; 0: none")
+    wrapup_until_done: bool = Field(False, description="Wrap-up lasts until the agent says done")
+
+    @property
+    def wrapup_seconds(self) -> int | None:
+        """The seat machine's wrap-up: None until the agent is done, 0 none, n at most n seconds."""
+        return None if self.wrapup_until_done else self.wrapup_time
+
     service_level: int = Field(15, ge=1, le=3600, description="Answer-within target in seconds")
     max_wait: int = Field(0, ge=0, le=7200, description="0: wait for ever")
     max_callers: int = Field(0, ge=0, le=10000)
@@ -228,6 +245,57 @@ class SeatSettings(_Section):
     @property
     def endpoint(self) -> str:
         return f"seat{self.extension}"
+
+
+class LabelSettings(_Section):
+    """A code the platform stores, with what people see in each language."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    zh: str = Field(min_length=1, max_length=32)
+    en: str = Field(min_length=1, max_length=48)
+
+
+def _labels(*items: tuple[str, str, str]) -> tuple[LabelSettings, ...]:
+    return tuple(LabelSettings(code=c, zh=z, en=e) for c, z, e in items)
+
+
+class AgentSettings(_Section):
+    """The web seats: what agents pick from, and how their softphones reach Asterisk."""
+
+    pause_reasons: tuple[LabelSettings, ...] = _labels(
+        ("meal", "就餐", "Meal"),
+        ("break", "小休", "Short break"),
+        ("training", "培训", "Training"),
+        ("meeting", "会议", "Meeting"),
+        ("coaching", "质检辅导", "Coaching"),
+        ("case_work", "工单处理", "Case follow-up"),
+    )
+    dispositions: tuple[LabelSettings, ...] = _labels(
+        ("resolved", "当场解答", "Answered on the call"),
+        ("case_created", "已建工单", "Case created"),
+        ("transferred", "已转接", "Transferred"),
+        ("consultation", "咨询", "Enquiry"),
+        ("nuisance", "骚扰电话", "Nuisance call"),
+        ("silent", "无声电话", "Silent call"),
+        ("other", "其他", "Other"),
+    )
+    softphone_ws_url: str = Field(
+        "", description="Where browsers reach Asterisk's SIP websocket; empty: ws://bind_address:http_port/ws"
+    )
+    external_prefix: str = Field("9", pattern=r"^[0-9]{1,3}$", description="Dialled before an outside number")
+    full_numbers_for_agents: bool = Field(
+        True, description="Agents see the full number of the caller they talk to (others see it masked)"
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> AgentSettings:
+        for name in ("pause_reasons", "dispositions"):
+            codes = [item.code for item in getattr(self, name)]
+            if len(set(codes)) != len(codes):
+                raise ValueError(f"{name}: codes must be unique")
+        if "wrapup" in (r.code for r in self.pause_reasons):
+            raise ValueError("pause_reasons: 'wrapup' is reserved for wrap-up after a call")
+        return self
 
 
 class BusinessHoursSettings(_Section):
@@ -292,6 +360,7 @@ class Settings(_Section):
     )
     queues: tuple[QueueSettings, ...] = (QueueSettings(name="main", title="综合受理"),)
     seats: tuple[SeatSettings, ...] = ()
+    agents: AgentSettings = AgentSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -313,6 +382,10 @@ class Settings(_Section):
         extensions = [seat.extension for seat in self.seats]
         if len(set(extensions)) != len(extensions):
             raise ValueError("seats: extensions must be unique")
+        prefix = self.agents.external_prefix
+        for extension in extensions:
+            if extension.startswith(prefix):
+                raise ValueError(f"seats: {extension} starts with agents.external_prefix {prefix!r}")
         spans = [s.span for s in self.e1_spans]
         if len(set(spans)) != len(spans):
             raise ValueError("e1_spans: span numbers must be unique")

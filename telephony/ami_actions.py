@@ -217,3 +217,44 @@ def check_interface(value: str) -> str:
 def check_label(field: str, value: str) -> str:
     """A pause reason or member name: printable words (Chinese included), never a separator."""
     return check(field, value, _LABEL)
+
+
+# ----- supervision: a supervisor's phone joins an agent's call -----------------------------------
+
+SPY_MODES = {"listen": "", "whisper": "w", "barge": "B"}
+
+
+@dataclass(frozen=True)
+class SpyOn(AmiAction):
+    """Ring the supervisor's seat; when answered, ChanSpy on one agent channel.
+
+    Options: q (no beep or name announcement to the supervisor), E (end when the agent's channel
+    hangs up), plus w (whisper: the agent hears the supervisor, the caller does not) or B (barge:
+    both hear). The spied channel is the exact channel name, so only that call is joined.
+    """
+
+    name: ClassVar[str] = "Originate"
+    channel: str  # the supervisor's seat, e.g. PJSIP/seat3001
+    spied_channel: str
+    mode: str = "listen"
+    timeout_ms: int = 20000
+
+    def __post_init__(self) -> None:
+        check("Channel", self.channel, _INTERFACE)
+        check("Data", self.spied_channel, _CHANNEL)
+        if self.mode not in SPY_MODES:
+            raise UnsafeAmiValue("spy mode must be listen, whisper or barge")
+        if not 1000 <= self.timeout_ms <= 120000:
+            raise UnsafeAmiValue("Timeout out of range")
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "Action": self.name,
+            "Channel": self.channel,
+            "Application": "ChanSpy",
+            "Data": f"{self.spied_channel},qE{SPY_MODES[self.mode]}",
+            "Timeout": str(self.timeout_ms),
+            "CallerID": f"spy <{self.mode}>",
+            # Async: the reply comes at once; the supervisor's phone may ring for a while.
+            "Async": "true",
+        }

@@ -52,6 +52,9 @@ class Call(Base):
     queue: Mapped[str] = mapped_column(String(40), default="")
     agent: Mapped[str] = mapped_column(String(128), default="")
     end_reason: Mapped[str] = mapped_column(Text, default="")
+    # What the agent recorded in wrap-up (settings.agents.dispositions), and their note.
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+    outcome_note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from agents_ui.accounts.permissions import (
     require,
 )
 from agents_ui.deps import get_session
+from hotline.settings import Settings
 
 router = APIRouter(tags=["accounts"])
 
@@ -196,7 +197,9 @@ def users(admin: Admin, session: DB) -> list[UserOut]:
     summary="Create a user",
     responses=ADMIN_ERRORS,
 )
-def create(body: UserCreate, request: Request, admin: Admin, session: DB) -> UserOut | JSONResponse:
+def create(
+    body: UserCreate, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+) -> UserOut | JSONResponse:
     try:
         user = service.create_user(
             session,
@@ -209,6 +212,7 @@ def create(body: UserCreate, request: Request, admin: Admin, session: DB) -> Use
         )
     except service.AccountError as exc:
         return account_error(exc)
+    seats_changed(request, background)
     return user_out(user)
 
 
@@ -219,7 +223,7 @@ def create(body: UserCreate, request: Request, admin: Admin, session: DB) -> Use
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def change(
-    user_id: int, body: UserChange, request: Request, admin: Admin, session: DB
+    user_id: int, body: UserChange, request: Request, admin: Admin, session: DB, background: BackgroundTasks
 ) -> UserOut | JSONResponse:
     given = body.model_fields_set
     try:
@@ -235,7 +239,38 @@ def change(
         )
     except service.AccountError as exc:
         return account_error(exc)
+    seats_changed(request, background)
     return user_out(user)
+
+
+class Skills(BaseModel):
+    skills: dict[str, int] = Field(description="queue -> penalty (0 is rung first); {} means the main queue")
+
+
+@router.post(
+    "/api/users/{user_id}/skills",
+    response_model=Skills,
+    summary="Set the queues an agent answers and their penalties (applies at the agent's next login)",
+    responses={**ADMIN_ERRORS, 404: {"model": Problem}},
+)
+def set_skills(
+    user_id: int, body: Skills, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+) -> Skills | JSONResponse:
+    settings: Settings = request.app.state.settings
+    unknown = sorted(set(body.skills) - {q.name for q in settings.queues})
+    if unknown:
+        return JSONResponse({"detail": f"unknown queues {unknown}"}, status_code=status.HTTP_400_BAD_REQUEST)
+    try:
+        service.set_skills(session, user_id=user_id, skills=body.skills, actor=actor_of(admin, request))
+    except service.AccountError as exc:
+        return account_error(exc)
+    seats_changed(request, background)
+    return Skills(skills=service.skills_of(session, [user_id]).get(user_id, {}))
+
+
+def seats_changed(request: Request, background: BackgroundTasks) -> None:
+    """After the response (so after the commit), tell the seat service to regenerate the web seats."""
+    background.add_task(request.app.state.seat_link.notify_agents_changed)
 
 
 @router.post(

@@ -37,6 +37,7 @@ class User(Base):
     roles: Mapped[str] = mapped_column(String(200), default="")
     # The agent's seat (SIP extension); calls are matched to agents by it.
     extension: Mapped[str | None] = mapped_column(String(32), default=None)
+    __table_args__ = (Index("ix_users_extension", "extension", unique=True),)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -44,6 +45,16 @@ class User(Base):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(r) for r in self.roles.split() if r in _ROLE_NAMES)
+
+
+class AgentSkill(Base):
+    """An agent answers a queue at a penalty (0 is rung first). No rows: the main queue at 0."""
+
+    __tablename__ = "agent_skills"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(40), primary_key=True)
+    penalty: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LoginSession(Base):

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from agents_ui.accounts import lockout, passwords, sessions
 from agents_ui.accounts.audit import Outcome, record
-from agents_ui.accounts.models import Role, User
+from agents_ui.accounts.models import AgentSkill, Role, User
 from hotline.db import utcnow
 
 log = logging.getLogger(__name__)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-EXTENSION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+SKILL_QUEUE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# Digits only: the seats' dialplan reaches an agent by dialling the extension.
+EXTENSION = re.compile(r"^[0-9]{2,8}$")
 
 
 class AccountError(ValueError):
@@ -79,11 +81,15 @@ def _roles_text(roles: frozenset[Role]) -> str:
     return " ".join(sorted(r.value for r in roles))
 
 
-def _check_extension(extension: str | None) -> str | None:
+def _check_extension(session: Session, extension: str | None, user_id: int | None = None) -> str | None:
     if extension is None or extension.strip() == "":
         return None
     if not EXTENSION.match(extension.strip()):
-        raise AccountError("extension_invalid", "extension: letters, digits, '-' or '_' only, at most 32")
+        raise AccountError("extension_invalid", "extension: 2 to 8 digits")
+    # One seat, one person: two accounts on one extension would both answer each other's calls.
+    holder = session.scalar(select(User.id).where(User.extension == extension.strip()))
+    if holder is not None and holder != user_id:
+        raise AccountError("extension_taken", "extension belongs to another user")
     return extension.strip()
 
 
@@ -120,7 +126,7 @@ def create_user(
         display_name=display_name.strip()[:128] or name,
         password_hash=passwords.hash_password(password),
         roles=_roles_text(role_set),
-        extension=_check_extension(extension),
+        extension=_check_extension(session, extension),
         active=True,
     )
     session.add(user)
@@ -247,7 +253,7 @@ def update_user(
         user.display_name = display_name.strip()[:128]
         changes.append("display name")
     if clear_extension or extension is not None:
-        new_extension = None if clear_extension else _check_extension(extension)
+        new_extension = None if clear_extension else _check_extension(session, extension, user.id)
         if new_extension != user.extension:
             user.extension = new_extension
             changes.append(f"extension {new_extension or '-'}")
@@ -262,6 +268,40 @@ def update_user(
             detail="; ".join(changes),
         )
     return user
+
+
+def set_skills(session: Session, *, user_id: int, skills: Mapping[str, int], actor: Actor) -> User:
+    """Replace an agent's queues (queue -> penalty). Queue names are checked by the caller against
+    the settings; penalties 0..100 here, as app_queue takes them."""
+    user = get_user(session, user_id)
+    for queue, penalty in skills.items():
+        if not SKILL_QUEUE.match(queue) or not 0 <= penalty <= 100:
+            raise AccountError("skill_invalid", f"skill {queue[:40]!r}: a queue name and a penalty 0-100")
+    rows = session.scalars(select(AgentSkill).where(AgentSkill.user_id == user.id))
+    current = {s.queue: s.penalty for s in rows}
+    if current == dict(skills):
+        return user
+    session.execute(delete(AgentSkill).where(AgentSkill.user_id == user.id))
+    session.add_all(AgentSkill(user_id=user.id, queue=q, penalty=p) for q, p in sorted(skills.items()))
+    record(
+        session,
+        actor=actor.username,
+        action="user.skills",
+        target=user.username,
+        source_ip=actor.source_ip,
+        outcome=Outcome.OK,
+        detail=" ".join(f"{q}:{p}" for q, p in sorted(skills.items())) or "-",
+    )
+    return user
+
+
+def skills_of(session: Session, user_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    ids = list(user_ids)
+    if ids:
+        for skill in session.scalars(select(AgentSkill).where(AgentSkill.user_id.in_(ids))):
+            out.setdefault(skill.user_id, {})[skill.queue] = skill.penalty
+    return out
 
 
 def reset_password(session: Session, *, user_id: int, new_password: str, actor: Actor) -> User:

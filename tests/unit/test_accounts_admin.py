@@ -151,6 +151,16 @@ def test_given_the_openapi_document_when_read_then_every_api_route_is_there_with
         "/api/users/{user_id}",
         "/api/users/{user_id}/password",
         "/api/audit",
+        "/api/users/{user_id}/skills",
+        "/api/seat",
+        "/api/seat/login",
+        "/api/seat/logout",
+        "/api/seat/pause",
+        "/api/seat/unpause",
+        "/api/seat/wrap-up",
+        "/api/calls/{uniqueid}/pop",
+        "/api/wallboard",
+        "/api/supervise",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

@@ -15,6 +15,7 @@ import pytest
 
 from asterisk_conf import ini
 from asterisk_conf.layout import InstanceLayout
+from asterisk_conf.pjsip import WebSeat
 from asterisk_conf.render import render_all, write_config
 from hotline.settings import (
     AsteriskSettings,
@@ -67,9 +68,12 @@ def make_settings(**overrides: object) -> Settings:
     return Settings.model_validate(data)
 
 
-def render(settings: Settings | None = None) -> dict[str, str]:
+WEB_SEATS = (WebSeat("2001", "li.na", "derived-password-2001"),)
+
+
+def render(settings: Settings | None = None, web_seats: tuple[WebSeat, ...] = WEB_SEATS) -> dict[str, str]:
     settings = settings or make_settings()
-    return render_all(settings, InstanceLayout.for_settings(settings), SECRET)
+    return render_all(settings, InstanceLayout.for_settings(settings), SECRET, web_seats)
 
 
 def parse(text: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -147,19 +151,31 @@ def test_ipv6_trunk_match_is_bracketed() -> None:
     assert values(identify, "match") == ["[2001:db8::5]:5080"]
 
 
-def test_no_anonymous_endpoint_and_ip_only_identification() -> None:
+def test_no_anonymous_endpoint_and_only_web_seats_identified_by_user() -> None:
     files = render()
     for name, text in files.items():
         assert "anonymous" not in text.lower(), name
     (glob,) = options(files["pjsip.conf"], "global", "global")
-    assert values(glob, "endpoint_identifier_order") == ["ip"]
-    assert "load => res_pjsip_endpoint_identifier_user.so" not in files["modules.conf"]
+    assert values(glob, "endpoint_identifier_order") == ["ip,username"]
+    assert "load => res_pjsip_endpoint_identifier_user.so" in files["modules.conf"]
+    text = files["pjsip.conf"]
+    for name, opts in parse(text):
+        if ("type", "endpoint") not in opts:
+            continue
+        if name == "seat2001":
+            # Named by its user, so it must prove it: an auth section with the derived password.
+            assert values(opts, "identify_by") == ["username"]
+            assert values(opts, "auth") == ["seat2001"]
+        else:
+            assert values(opts, "identify_by") == ["ip"], name
+    (auth,) = options(text, "seat2001", "auth")
+    assert values(auth, "password") == ["derived-password-2001"]
 
 
 def test_trunk_endpoints_keep_media_and_send_rfc4733() -> None:
     text = render()["pjsip.conf"]
     endpoints = [(name, opts) for name, opts in parse(text) if ("type", "endpoint") in opts]
-    assert {name for name, _ in endpoints} == {"carrier", "unicom", "seat1001", "seat1002"}
+    assert {name for name, _ in endpoints} == {"carrier", "unicom", "seat1001", "seat1002", "seat2001"}
     for name, opts in endpoints:
         assert values(opts, "direct_media") == ["no"], name
         assert values(opts, "rtp_symmetric") == ["yes"], name
@@ -182,7 +198,10 @@ def test_seats_land_in_a_context_without_a_path_to_the_trunks() -> None:
         (endpoint,) = options(files["pjsip.conf"], f"seat{ext}", "endpoint")
         assert values(endpoint, "context") == ["hotline-seats"]
     (seats,) = options(files["extensions.conf"], "hotline-seats")
-    assert seats == []
+    code = " ".join(value for _, value in seats)
+    assert "hotline-inbound" not in code and "hotline-trunk" not in code
+    # Transfers to a queue enter it the way the IVR does, through hotline-queues.
+    assert ("exten", "queue-complaints,1,Goto(hotline-queues,complaints,1)") in seats
 
 
 def test_transports_bind_the_configured_address() -> None:
@@ -209,6 +228,8 @@ ALLOWED_DIALPLAN_VARS = {
 
 def test_dialplan_reads_only_platform_variables() -> None:
     text = render()["extensions.conf"]
+    # A seat's dialled digits are the only dialled text used, and only through FILTER(0-9, ...).
+    text = re.sub(r"\$\{FILTER\(0-9,\$\{EXTEN(:\d+)?\}\)\}", "", text)
     code = [line for line in text.splitlines() if not line.lstrip().startswith(";")]
     assert "${EXTEN" not in text
     assert "${CALLERID" not in text
@@ -526,7 +547,9 @@ def test_write_config_reports_only_changed_files(tmp_path: Path) -> None:
     assert sorted(first) == sorted(render_all(settings, layout, layout.ami_secret()))
     assert write_config(settings, layout) == []
     assert stat.S_IMODE((layout.etc / "manager.conf").stat().st_mode) == 0o600
-    assert stat.S_IMODE((layout.etc / "pjsip.conf").stat().st_mode) == 0o644
+    # pjsip.conf holds the web seats' passwords.
+    assert stat.S_IMODE((layout.etc / "pjsip.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE((layout.etc / "queues.conf").stat().st_mode) == 0o644
     assert (layout.log / "cdr-custom").is_dir()
 
     louder = settings.model_copy(update={"capacity": CapacitySettings(channels=150)})

@@ -66,6 +66,7 @@ def add_call(db: Database, uniqueid: str, started_at: datetime, **values: object
 def everything_running(settings: Settings) -> None:
     write_status(settings.state_dir, "tracker", ami_connected=True, live_calls=2)
     write_status(settings.state_dir, "agi", active_calls=1)
+    write_status(settings.state_dir, "seats", ami_connected=True, seats=3)
     run = InstanceLayout.for_settings(settings).run
     run.mkdir(parents=True, exist_ok=True)
     (run / "asterisk.pid").write_text(f"{os.getpid()}\n")
@@ -81,7 +82,8 @@ def test_given_nothing_running_when_health_is_asked_then_503_names_each_failing_
     body = reply.json()
     assert body["status"] == "degraded"
     checks = body["checks"]
-    assert set(checks) == {"asterisk", "ami", "agi", "database"}
+    assert set(checks) == {"asterisk", "ami", "agi", "seats", "database"}
+    assert checks["seats"] == {"ok": False, "seats": None}
     assert checks["asterisk"] == {"ok": False, "detail": "not running"}
     assert checks["ami"]["ok"] is False
     assert checks["agi"]["ok"] is False
@@ -98,6 +100,7 @@ def test_given_every_part_running_when_health_is_asked_then_200_with_their_detai
     assert body["status"] == "ok"
     assert body["checks"]["asterisk"] == {"ok": True, "pid": os.getpid()}
     assert body["checks"]["ami"] == {"ok": True, "live_calls": 2}
+    assert body["checks"]["seats"] == {"ok": True, "seats": 3}
     assert body["checks"]["agi"] == {"ok": True, "active_calls": 1}
 
 

@@ -1,0 +1,386 @@
+"""The agent console's API: my seat, its commands, the screen pop, and the live websocket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agents_ui import seat_socket
+from agents_ui.accounts.models import Role
+from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, require, require_page
+from agents_ui.accounts.websocket_auth import websocket_user
+from agents_ui.deps import get_session, get_settings, templates
+from agents_ui.i18n import pick_language, translator
+from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
+from asterisk_conf.layout import InstanceLayout
+from hotline.logs import mask_number
+from hotline.settings import Settings
+from telephony.models import Call
+
+router = APIRouter()
+
+CONSOLE_ROLES = (Role.AGENT, Role.DUTY_LEADER)
+SUPERVISORS = (Role.SUPERVISOR,)
+HISTORY_LIMIT = 10
+
+SERVICE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Role may not do this"},
+    404: {"description": "No seat: the account has no extension"},
+    409: {"description": "Not allowed in the seat's current state (detail says why)"},
+    503: {"description": "The seat service (or Redis) did not answer"},
+}
+
+
+def get_link(request: Request) -> SeatLink:
+    link: SeatLink = request.app.state.seat_link
+    return link
+
+
+# ----- models ------------------------------------------------------------------------------------
+
+
+class Label(BaseModel):
+    code: str
+    zh: str
+    en: str
+
+
+class SipAccount(BaseModel):
+    ws_url: str = Field(description="Asterisk's SIP websocket")
+    uri: str
+    authorization_user: str
+    password: str = Field(description="Derived for this seat; shown only to its own user")
+    display_name: str
+
+
+class TransferTarget(BaseModel):
+    kind: str = Field(description="agent, queue or external")
+    target: str = Field(description="What the softphone dials (SIP URI user part)")
+    label: str
+
+
+class SeatOut(BaseModel):
+    agent: dict[str, Any] = Field(description="The agent message (docs/seat-layer.md)")
+    pause_reasons: list[Label]
+    dispositions: list[Label]
+    sip: SipAccount
+    transfer_targets: list[TransferTarget]
+    external_prefix: str
+
+
+class PauseIn(BaseModel):
+    reason: str = Field(max_length=32)
+
+
+class WrapUpIn(BaseModel):
+    uniqueid: str = Field(max_length=64)
+    disposition: str = Field(max_length=32)
+    note: str = Field("", max_length=2000)
+
+
+class AgentOut(BaseModel):
+    agent: dict[str, Any]
+
+
+class PopCall(BaseModel):
+    uniqueid: str
+    number: str
+    started_at: datetime
+    queued_at: datetime | None
+    agent_connected_at: datetime | None
+    ended_at: datetime | None
+    queue: str
+    ivr_path: list[str]
+    trunk: str
+    agent: str
+    disposition: str
+    outcome: str
+    outcome_note: str
+
+
+class ScreenPop(BaseModel):
+    call: PopCall
+    history: list[PopCall] = Field(description="The caller's earlier calls, newest first")
+    cases: list[dict[str, Any]] = Field(description="The caller's cases (once cases exist)")
+
+
+# ----- helpers -----------------------------------------------------------------------------------
+
+
+def sip_account(settings: Settings, user: CurrentUser) -> SipAccount:
+    if not user.extension:
+        raise HTTPException(404, "no seat: ask an administrator for an extension")
+    a = settings.asterisk
+    endpoint = f"seat{user.extension}"
+    host = f"[{a.bind_address}]" if ":" in a.bind_address else a.bind_address
+    return SipAccount(
+        ws_url=settings.agents.softphone_ws_url or f"ws://{host}:{a.http_port}/ws",
+        uri=f"sip:{endpoint}@{host}",
+        authorization_user=endpoint,
+        password=InstanceLayout.for_settings(settings).seat_password(endpoint),
+        display_name=user.display_name,
+    )
+
+
+def _labels(items: Any) -> list[Label]:
+    return [Label(code=i.code, zh=i.zh, en=i.en) for i in items]
+
+
+def logged_out_message(user: CurrentUser) -> Message:
+    """What a seat the seat service has not reported yet looks like."""
+    return {
+        "type": "agent",
+        "agent": user.username,
+        "display_name": user.display_name,
+        "extension": user.extension,
+        "state": "logged_out",
+        "pause_reason": None,
+        "reachable": False,
+        "since": None,
+        "queues": {},
+        "wrapup_until": None,
+        "ring": None,
+        "call": None,
+        "calls_today": 0,
+        "cause": "not reported yet",
+    }
+
+
+def for_agent(settings: Settings, message: Message) -> Message:
+    return message if settings.agents.full_numbers_for_agents else masked(message)
+
+
+async def _command(link: SeatLink, agent: str, command: str, **extra: str) -> Message:
+    try:
+        return await link.command(agent, command, **extra)
+    except SeatServiceUnavailable as exc:
+        raise HTTPException(503, f"seat service unavailable: {exc}") from exc
+    except CommandRefused as exc:
+        raise HTTPException(exc.status, exc.detail) from exc
+
+
+def _pop_call(call: Call, number: str) -> PopCall:
+    return PopCall(
+        uniqueid=call.uniqueid,
+        number=number,
+        started_at=call.started_at,
+        queued_at=call.queued_at,
+        agent_connected_at=call.agent_connected_at,
+        ended_at=call.ended_at,
+        queue=call.queue,
+        ivr_path=[p for p in call.ivr_path.split(",") if p],
+        trunk=call.trunk,
+        agent=call.agent,
+        disposition=call.disposition,
+        outcome=call.outcome,
+        outcome_note=call.outcome_note,
+    )
+
+
+def my_calls(user: CurrentUser) -> Any:
+    """Calls answered at this user's seat (the queue member name is the username or extension)."""
+    names = [user.username]
+    if user.extension:
+        names += [user.extension, f"PJSIP/seat{user.extension}"]
+    return Call.agent.in_(names)
+
+
+# ----- routes ------------------------------------------------------------------------------------
+
+
+@router.get("/agent", response_class=HTMLResponse, include_in_schema=False)
+def console_page(
+    request: Request,
+    settings: Annotated[Settings, Depends(get_settings)],
+    user: Annotated[CurrentUser, Depends(require_page(*CONSOLE_ROLES))],
+    lang: str | None = None,
+) -> HTMLResponse:
+    language = pick_language(lang, settings.site.language)
+    return templates.TemplateResponse(
+        request,
+        "agent.html",
+        {
+            "t": translator(language),
+            "lang": language,
+            "site": settings.site.name,
+            "zone": settings.site.timezone,
+            "me": user,
+            "is_admin": user.has_any(USER_ADMINS),
+        },
+    )
+
+
+@router.get(
+    "/api/seat",
+    response_model=SeatOut,
+    summary="My seat: state, softphone account, choices",
+    responses=SERVICE_ERRORS,
+)
+async def my_seat(
+    settings: Annotated[Settings, Depends(get_settings)],
+    user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
+    link: Annotated[SeatLink, Depends(get_link)],
+) -> SeatOut:
+    sip = sip_account(settings, user)
+    try:
+        agent = await link.agent(user.username)
+        agents, _ = await link.everything()
+    except SeatServiceUnavailable as exc:
+        raise HTTPException(503, f"seat service unavailable: {exc}") from exc
+    targets = [
+        TransferTarget(
+            kind="agent", target=str(a["extension"]), label=str(a.get("display_name") or a["agent"])
+        )
+        for a in agents
+        if a.get("agent") != user.username and a.get("extension")
+    ]
+    targets += [
+        TransferTarget(kind="queue", target=f"queue-{q.name}", label=q.title or q.name)
+        for q in settings.queues
+    ]
+    return SeatOut(
+        agent=for_agent(settings, agent or logged_out_message(user)),
+        pause_reasons=_labels(settings.agents.pause_reasons),
+        dispositions=_labels(settings.agents.dispositions),
+        sip=sip,
+        transfer_targets=targets,
+        external_prefix=settings.agents.external_prefix,
+    )
+
+
+def _command_route(path: str, command: str, summary: str) -> None:
+    async def route(
+        settings: Annotated[Settings, Depends(get_settings)],
+        user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
+        link: Annotated[SeatLink, Depends(get_link)],
+    ) -> AgentOut:
+        return AgentOut(agent=for_agent(settings, await _command(link, user.username, command)))
+
+    route.__name__ = f"seat_{command}"
+    router.post(path, response_model=AgentOut, summary=summary, responses=SERVICE_ERRORS)(route)
+
+
+_command_route("/api/seat/login", "login", "Log in: join my skills' queues, available")
+_command_route("/api/seat/logout", "logout", "Log out: leave every queue (a ring in progress is dropped)")
+_command_route("/api/seat/unpause", "unpause", "End my pause: available again")
+
+
+@router.post(
+    "/api/seat/pause", response_model=AgentOut, summary="Pause with a reason code", responses=SERVICE_ERRORS
+)
+async def seat_pause(
+    body: PauseIn,
+    settings: Annotated[Settings, Depends(get_settings)],
+    user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
+    link: Annotated[SeatLink, Depends(get_link)],
+) -> AgentOut:
+    if body.reason not in {r.code for r in settings.agents.pause_reasons}:
+        raise HTTPException(422, f"unknown pause reason {body.reason!r}")
+    return AgentOut(
+        agent=for_agent(settings, await _command(link, user.username, "pause", reason=body.reason))
+    )
+
+
+@router.post(
+    "/api/seat/wrap-up",
+    response_model=AgentOut,
+    summary="Record my last call's outcome and end wrap-up",
+    responses=SERVICE_ERRORS,
+)
+async def seat_wrap_up(
+    body: WrapUpIn,
+    settings: Annotated[Settings, Depends(get_settings)],
+    session: Annotated[Session, Depends(get_session)],
+    user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
+    link: Annotated[SeatLink, Depends(get_link)],
+) -> AgentOut:
+    if body.disposition not in {d.code for d in settings.agents.dispositions}:
+        raise HTTPException(422, f"unknown disposition {body.disposition!r}")
+    call = session.scalar(select(Call).where(Call.uniqueid == body.uniqueid, my_calls(user)))
+    if call is None:
+        raise HTTPException(404, "no call of yours with that id")
+    call.outcome = body.disposition
+    call.outcome_note = body.note.strip()
+    session.flush()
+    agent = await link.agent(user.username)
+    if agent is not None and agent.get("state") == "wrap_up":
+        agent = await _command(link, user.username, "finish_wrap_up")
+    return AgentOut(agent=for_agent(settings, agent or logged_out_message(user)))
+
+
+@router.get(
+    "/api/calls/{uniqueid}/pop",
+    response_model=ScreenPop,
+    summary="Screen pop: a call, its caller's earlier calls and cases",
+    responses={**SERVICE_ERRORS, 404: {"description": "No such call, or not yours"}},
+)
+async def screen_pop(
+    uniqueid: str,
+    settings: Annotated[Settings, Depends(get_settings)],
+    session: Annotated[Session, Depends(get_session)],
+    user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES, *SUPERVISORS))],
+    link: Annotated[SeatLink, Depends(get_link)],
+) -> ScreenPop:
+    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid[:64]))
+    full = False
+    if user.has_any(CONSOLE_ROLES) and call is not None:
+        # Resource check: the call rings or talks at my seat now, or was answered there.
+        mine = call.agent in (user.username, user.extension, f"PJSIP/seat{user.extension}")
+        if not mine:
+            try:
+                me = await link.agent(user.username) or {}
+            except SeatServiceUnavailable:
+                me = {}
+            legs = [me.get("ring") or {}, me.get("call") or {}]
+            mine = any(leg.get("caller") == uniqueid for leg in legs)
+        full = mine and settings.agents.full_numbers_for_agents
+        if not mine and not user.has_any(SUPERVISORS):
+            call = None
+    if call is None:
+        raise HTTPException(404, "no such call, or not yours")
+
+    def number(value: str) -> str:
+        return value if full else mask_number(value)
+
+    history: list[Call] = []
+    if call.caller_number:
+        history = list(
+            session.scalars(
+                select(Call)
+                .where(Call.caller_number == call.caller_number, Call.uniqueid != call.uniqueid)
+                .order_by(Call.started_at.desc())
+                .limit(HISTORY_LIMIT)
+            )
+        )
+    return ScreenPop(
+        call=_pop_call(call, number(call.caller_number)),
+        history=[_pop_call(c, number(c.caller_number)) for c in history],
+        cases=[],
+    )
+
+
+@router.websocket("/ws/seat")
+async def seat_events(
+    websocket: WebSocket,
+    user: Annotated[CurrentUser, Depends(websocket_user(*CONSOLE_ROLES))],
+) -> None:
+    """My seat's changes, pushed: first the current picture, then every change."""
+    settings: Settings = websocket.app.state.settings
+    link: SeatLink = websocket.app.state.seat_link
+
+    def wants(message: Message) -> Message | None:
+        if message.get("agent") != user.username or message.get("type") not in ("agent", "agent_removed"):
+            return None
+        return for_agent(settings, message)
+
+    async def first() -> list[Message]:
+        return [for_agent(settings, await link.agent(user.username) or logged_out_message(user))]
+
+    await seat_socket.serve(websocket, link, wants, first)

@@ -1,0 +1,360 @@
+"""Every seat and queue of one Asterisk node, as the seat service sees them: pure logic, no I/O.
+
+The board owns one ``AgentMachine`` per seat and the list of callers waiting in each queue. AMI
+events, commands and the clock go in; AMI actions to send and messages to publish come out (the
+message shapes are in docs/seat-layer.md). ``telephony.seat_service`` does the I/O around it.
+
+Who is on the other end of a ring or call (the caller's Uniqueid and number) is not a seat fact:
+it is kept beside the machines, filled from AgentCalled/AgentConnect and, after a rebuild, from
+the bridge the seat's channel is in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hotline.settings import Settings
+from telephony.agent_events import AmiEvent, apply_event, member_interface, rebuild
+from telephony.agent_state import (
+    AgentFacts,
+    AgentMachine,
+    AgentState,
+    Clock,
+    Outcome,
+    PauseReason,
+    Refused,
+    user_reason,
+)
+from telephony.ami_actions import AmiAction, SpyOn
+from telephony.queue_stats import DayCounts
+from telephony.seat_directory import SeatEntry
+
+Message = dict[str, Any]
+
+CALLER_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"})
+COMMANDS = frozenset({"login", "logout", "pause", "unpause", "finish_wrap_up"})
+
+
+@dataclass
+class Caller:
+    uniqueid: str
+    number: str
+    joined_at: datetime
+
+
+@dataclass
+class QueueView:
+    name: str
+    title: str
+    service_level_seconds: int
+    waiting: dict[str, Caller] = field(default_factory=dict)  # by Uniqueid, in join order
+    today: DayCounts = field(default_factory=DayCounts)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the service must do: send these actions, publish these messages."""
+
+    actions: tuple[AmiAction, ...] = ()
+    messages: tuple[Message, ...] = ()
+    resync: bool = False  # an event contradicted our record: re-read QueueStatus
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def pause_reasons(settings: Settings) -> tuple[PauseReason, ...]:
+    return tuple(PauseReason(r.code, r.zh, r.en) for r in settings.agents.pause_reasons)
+
+
+class SeatBoard:
+    def __init__(self, settings: Settings, entries: Iterable[SeatEntry], *, clock: Clock) -> None:
+        self._clock = clock
+        self._reasons = pause_reasons(settings)
+        self._wrapup = {q.name: q.wrapup_seconds for q in settings.queues}
+        self.queues = {q.name: QueueView(q.name, q.title, q.service_level) for q in settings.queues}
+        self.entries: dict[str, SeatEntry] = {}
+        self.machines: dict[str, AgentMachine] = {}  # by agent
+        self._by_interface: dict[str, str] = {}
+        self.peers: dict[str, Caller] = {}  # agent -> the caller on their ring or call
+        self.calls_today: dict[str, int] = {}
+        self.set_seats(entries)
+
+    # ----- the seats --------------------------------------------------------------------------
+    def set_seats(self, entries: Iterable[SeatEntry]) -> list[str]:
+        """Adopt a new seat list; returns the agents that were dropped (their machines are gone)."""
+        new = {e.agent: e for e in entries}
+        dropped = [a for a in self.machines if a not in new]
+        for agent in dropped:
+            del self.machines[agent]
+            self.peers.pop(agent, None)
+        for agent, entry in new.items():
+            old = self.entries.get(agent)
+            if old is None or old.interface != entry.interface:
+                self.machines[agent] = AgentMachine(
+                    entry.seat(), clock=self._clock, pause_reasons=self._reasons, wrapup_seconds=self._wrapup
+                )
+        self.entries = new
+        self._by_interface = {e.interface: a for a, e in new.items()}
+        return dropped
+
+    def machine_for(self, event: AmiEvent) -> AgentMachine | None:
+        agent = self._by_interface.get(member_interface(event))
+        return self.machines.get(agent) if agent else None
+
+    # ----- AMI events -------------------------------------------------------------------------
+    def on_event(self, event: AmiEvent) -> Result:
+        name = str(event.get("Event", ""))
+        if name in CALLER_EVENTS:
+            return Result(messages=self._caller_event(name, event))
+        machine = self.machine_for(event)
+        if machine is None:
+            return Result()
+        agent = machine.seat.agent
+        if name == "AgentCalled":
+            self.peers[agent] = self._caller_of(event)
+        try:
+            outcome = apply_event(machine, event)
+        except Refused:
+            return Result(resync=True)
+        extra: list[Message] = []
+        if name == "AgentConnect":
+            self.peers.setdefault(agent, self._caller_of(event))
+            self.calls_today[agent] = self.calls_today.get(agent, 0) + 1
+            extra += self._answered(event)
+        return self._after(machine, outcome, extra)
+
+    def _caller_of(self, event: AmiEvent) -> Caller:
+        uid = str(event.get("Uniqueid", ""))
+        queue = self.queues.get(str(event.get("Queue", "")))
+        waiting = queue.waiting.get(uid) if queue else None
+        joined = waiting.joined_at if waiting else self._clock()
+        return Caller(uid, str(event.get("CallerIDNum", "")), joined)
+
+    def _answered(self, event: AmiEvent) -> list[Message]:
+        queue = self.queues.get(str(event.get("Queue", "")))
+        if queue is None:
+            return []
+        held = _seconds(event.get("HoldTime"))
+        t = queue.today
+        in_sl = 1 if held <= queue.service_level_seconds else 0
+        queue.today = DayCounts(t.answered + 1, t.abandoned, t.answered_in_sl + in_sl)
+        return [self.queue_message(queue.name)]
+
+    def _caller_event(self, name: str, event: AmiEvent) -> tuple[Message, ...]:
+        queue = self.queues.get(str(event.get("Queue", "")))
+        if queue is None:
+            return ()
+        uid = str(event.get("Uniqueid", ""))
+        if name == "QueueCallerJoin":
+            queue.waiting[uid] = Caller(uid, str(event.get("CallerIDNum", "")), self._clock())
+        elif name == "QueueCallerAbandon":
+            t = queue.today
+            queue.today = DayCounts(t.answered, t.abandoned + 1, t.answered_in_sl)
+            queue.waiting.pop(uid, None)
+        else:
+            queue.waiting.pop(uid, None)
+        return (self.queue_message(queue.name),)
+
+    # ----- commands from agents (through the web processes) -----------------------------------
+    def command(self, agent: str, command: str, reason: str = "") -> Result:
+        """Raises Refused (nothing changed) or KeyError (no such seat)."""
+        machine = self.machines[agent]
+        if command == "login":
+            entry = self.entries[agent]
+            if not entry.web:
+                raise Refused(agent, machine.state, "login", "a fixed seat is always logged in")
+            outcome = machine.login(entry.queues)
+        elif command == "logout":
+            if not self.entries[agent].web:
+                raise Refused(agent, machine.state, "logout", "a fixed seat is always logged in")
+            outcome = machine.logout()
+        elif command == "pause":
+            outcome = machine.pause(reason)
+        elif command == "unpause":
+            outcome = machine.unpause()
+        elif command == "finish_wrap_up":
+            outcome = machine.finish_wrap_up()
+        else:
+            raise Refused(agent, machine.state, command[:20], "unknown command")
+        return self._after(machine, outcome, [])
+
+    def supervise(self, supervisor: str, agent: str, mode: str) -> Result:
+        """The action that rings the supervisor's seat into the agent's current call."""
+        seat = self.entries[supervisor]
+        machine = self.machines[agent]
+        call = machine.facts.call
+        if call is None or not call.channel:
+            raise Refused(agent, machine.state, "supervise", "not on a call")
+        if supervisor == agent:
+            raise Refused(agent, machine.state, "supervise", "cannot listen to your own call")
+        return Result(actions=(SpyOn(channel=seat.interface, spied_channel=call.channel, mode=mode),))
+
+    # ----- time -------------------------------------------------------------------------------
+    def tick(self) -> Result:
+        actions: list[AmiAction] = []
+        messages: list[Message] = []
+        for machine in self.machines.values():
+            result = self._after(machine, machine.tick(), [])
+            actions += result.actions
+            messages += result.messages
+        return Result(tuple(actions), tuple(messages))
+
+    def new_day(self, counts: Mapping[str, DayCounts], calls: Mapping[str, int]) -> tuple[Message, ...]:
+        """Today's totals from the database (at start and after local midnight)."""
+        for name, queue in self.queues.items():
+            queue.today = counts.get(name, DayCounts(0, 0, 0))
+        self.calls_today = dict(calls)
+        return tuple(self.queue_message(q) for q in self.queues)
+
+    # ----- rebuild from Asterisk --------------------------------------------------------------
+    def rebuild(self, queue_status: Sequence[AmiEvent], channels: Sequence[AmiEvent]) -> Result:
+        """Adopt Asterisk's truth for every seat and queue; actions repair half-applied pauses."""
+        now = self._clock()
+        previous = {m.seat.interface: m.facts for m in self.machines.values()}
+        seats = [m.seat for m in self.machines.values()]
+        rebuilt = rebuild(seats, queue_status, channels, now=now, wrapup=self._wrapup, previous=previous)
+        messages: list[Message] = []
+        for machine in self.machines.values():
+            facts = rebuilt.facts.get(machine.seat.interface)
+            if facts is None:
+                continue
+            self._peer_from_bridge(machine.seat.agent, facts, channels)
+            outcome = machine.resync(facts)
+            messages += self._after(machine, outcome, []).messages
+        for queue in self.queues.values():
+            entries = [
+                e for e in queue_status if e.get("Event") == "QueueEntry" and e.get("Queue") == queue.name
+            ]
+            entries.sort(key=lambda e: _seconds(e.get("Position")))
+            queue.waiting = {
+                str(e.get("Uniqueid", "")): Caller(
+                    str(e.get("Uniqueid", "")),
+                    str(e.get("CallerIDNum", "")),
+                    now - timedelta(seconds=_seconds(e.get("Wait"))),
+                )
+                for e in entries
+            }
+        messages += [self.queue_message(q) for q in self.queues]
+        return Result(rebuilt.actions, tuple(messages))
+
+    def _peer_from_bridge(self, agent: str, facts: AgentFacts, channels: Sequence[AmiEvent]) -> None:
+        leg = facts.call or facts.ring
+        if leg is None:
+            self.peers.pop(agent, None)
+            return
+        if agent in self.peers:
+            return
+        mine = next((c for c in channels if c.get("Channel") == leg.channel), None)
+        if mine is None:
+            return
+        bridge = mine.get("BridgeId")
+        others = [c for c in channels if bridge and c.get("BridgeId") == bridge and c is not mine]
+        other = others[0] if others else None
+        uid = str(other.get("Uniqueid", "")) if other else ""
+        self.peers[agent] = Caller(uid, str(mine.get("ConnectedLineNum", "")), self._clock())
+
+    # ----- messages ---------------------------------------------------------------------------
+    def _after(self, machine: AgentMachine, outcome: Outcome, extra: list[Message]) -> Result:
+        agent = machine.seat.agent
+        if machine.facts.ring is None and machine.facts.call is None:
+            self.peers.pop(agent, None)
+        messages: list[Message] = []
+        if outcome.change is not None:
+            messages.append(self.agent_message(agent, outcome.change.cause))
+            messages += [self.queue_message(q) for q in self._queues_touched(machine)]
+        for message in extra:
+            if message not in messages:
+                messages.append(message)
+        return Result(outcome.actions, tuple(messages))
+
+    def _queues_touched(self, machine: AgentMachine) -> list[str]:
+        entry = self.entries.get(machine.seat.agent)
+        names = set(machine.facts.queues) | set(entry.queues if entry else ())
+        return sorted(n for n in names if n in self.queues)
+
+    def agent_message(self, agent: str, cause: str = "snapshot") -> Message:
+        machine = self.machines[agent]
+        entry = self.entries[agent]
+        facts = machine.facts
+        peer = self.peers.get(agent)
+
+        def leg(present: bool, queue: str, channel: str) -> dict[str, Any] | None:
+            if not present:
+                return None
+            return {
+                "queue": queue,
+                "channel": channel,
+                "caller": peer.uniqueid if peer else "",
+                "number": peer.number if peer else "",
+                "queued_at": _iso(peer.joined_at) if peer else None,
+            }
+
+        return {
+            "type": "agent",
+            "agent": agent,
+            "display_name": entry.display_name,
+            "extension": entry.extension,
+            "web": entry.web,
+            "state": machine.state.value,
+            "pause_reason": user_reason(facts),
+            "reachable": facts.reachable,
+            "since": _iso(facts.since),
+            "queues": dict(facts.queues),
+            "wrapup_until": _iso(facts.wrapup_until),
+            "ring": leg(
+                facts.ring is not None, *((facts.ring.queue, facts.ring.channel) if facts.ring else ("", ""))
+            ),
+            "call": leg(
+                facts.call is not None, *((facts.call.queue, facts.call.channel) if facts.call else ("", ""))
+            ),
+            "calls_today": self.calls_today.get(agent, 0),
+            "cause": cause,
+            "at": _iso(self._clock()),
+            "sent": time.time(),
+        }
+
+    def queue_message(self, name: str) -> Message:
+        queue = self.queues[name]
+        waiting = list(queue.waiting.values())
+        counts = {s.value: 0 for s in AgentState if s is not AgentState.LOGGED_OUT}
+        for machine in self.machines.values():
+            if name in machine.facts.queues and machine.state is not AgentState.LOGGED_OUT:
+                counts[machine.state.value] += 1
+        t = queue.today
+        return {
+            "type": "queue",
+            "queue": name,
+            "title": queue.title,
+            "waiting": [
+                {"caller": c.uniqueid, "number": c.number, "joined_at": _iso(c.joined_at), "position": i + 1}
+                for i, c in enumerate(waiting)
+            ],
+            "longest_wait_since": _iso(min((c.joined_at for c in waiting), default=None)),
+            "answered_today": t.answered,
+            "abandoned_today": t.abandoned,
+            "answered_in_sl_today": t.answered_in_sl,
+            "service_level": t.service_level,
+            "service_level_seconds": queue.service_level_seconds,
+            "agents": counts,
+            "at": _iso(self._clock()),
+            "sent": time.time(),
+        }
+
+    def snapshot(self) -> tuple[list[Message], list[Message]]:
+        return (
+            [self.agent_message(a) for a in sorted(self.machines)],
+            [self.queue_message(q) for q in self.queues],
+        )
+
+
+def _seconds(value: Any) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return 0
