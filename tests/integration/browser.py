@@ -30,13 +30,21 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+# A softphone page: a fake microphone (a steady tone) granted without asking, audio that plays
+# without a click, and real host ICE candidates (no mDNS names Asterisk could not resolve).
+MEDIA_FLAGS = (
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+)
 VIEWPORT = {"width": 1366, "height": 768}
 SCREENSHOTS = ARTIFACTS / "screenshots"
 TIMEOUT_MS = 10_000  # every wait of a page action or expect() unless it says otherwise
 
 
 @contextmanager
-def open_page(locale: str = "zh-CN", timezone: str = "Asia/Shanghai") -> Iterator[Page]:
+def open_page(locale: str = "zh-CN", timezone: str = "Asia/Shanghai", media: bool = False) -> Iterator[Page]:
     """A page in a fresh headless Chromium (1366x768), closed with its profile afterwards."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs the chromium package")
@@ -47,7 +55,7 @@ def open_page(locale: str = "zh-CN", timezone: str = "Asia/Shanghai") -> Iterato
                 str(profile),
                 executable_path=str(CHROMIUM),
                 headless=True,
-                args=list(FLAGS),
+                args=[*FLAGS, *(MEDIA_FLAGS if media else ())],
                 viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
                 locale=locale,
                 timezone_id=timezone,

@@ -47,7 +47,11 @@ TRUNK_PORTS = {
     "stuck": 25083,
     "menu": 25084,
     "classic": 25085,
+    "desk": 25086,
 }
+REDIS_PORT = 26379
+# Web seats (browsers) answer the "desk" queue: its callers come in on the "desk" trunk.
+DESK_QUEUE = "desk"
 SEAT_PORTS = {"1001": 25071, "1002": 25072}
 CHANNEL_LIMIT = 4
 
@@ -61,6 +65,7 @@ def settings_toml(state_dir: Path) -> str:
         "stuck": "hangs_test",
         "menu": "menu_test",
         "classic": "default_12345",
+        "desk": "desk_test",
     }
     trunks = "\n".join(
         f'[[trunks]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n'
@@ -97,6 +102,9 @@ watchdog_grace = 3.0
 [web]
 port = {WEB_PORT}
 
+[redis]
+url = "redis://127.0.0.1:{REDIS_PORT}/0"
+
 [capacity]
 channels = {CHANNEL_LIMIT}
 overflow = "announcement"
@@ -116,6 +124,13 @@ name = "second"
 strategy = "ringall"
 timeout = 10
 wrapup_time = 0
+
+[[queues]]
+name = "{DESK_QUEUE}"
+title = "web seats"
+strategy = "ringall"
+timeout = 15
+wrapup_until_done = true
 
 {trunks}
 {seats}
