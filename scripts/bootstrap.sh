@@ -12,9 +12,12 @@ export DEBIAN_FRONTEND=noninteractive UV_PYTHON_DOWNLOADS=never
 step() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 # Runtime: Python to build the environment, debootstrap for the Asterisk runtime where the
-# distribution has no Asterisk >= 20, sipp for the test caller, espeak-ng + sox for prompts.
+# distribution has no Asterisk >= 20, sipp for the test caller, espeak-ng + sox for prompts,
+# nodejs + npm to bundle the browser softphone (JsSIP).
 packages=(python3 python3-venv python3-dev gcc ca-certificates debootstrap sip-tester espeak-ng sox
-          iproute2 procps)
+          iproute2 procps nodejs)
+# NodeSource's nodejs carries its own npm and conflicts with Debian's: ask for npm only when absent.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "$mode" = "test" ]; then
   # Real servers and peers for the integration tests.
   packages+=(redis-server postgresql tshark chromium fonts-noto-cjk)
@@ -45,4 +48,6 @@ fi
 
 step "syncing the Python environment from uv.lock (.venv)"
 .tools/bin/uv sync --frozen -q
+step "building the browser assets (scripts/build_assets.sh)"
+scripts/build_assets.sh
 step "ready"
