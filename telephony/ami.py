@@ -159,7 +159,9 @@ class AmiClient:
         if not self._ready.is_set():
             raise AmiUnavailable(f"{action.name}: AMI is not connected")
         fields = action.fields()  # validates before anything is written
-        future = self._manager.send_action(fields, as_list=action.is_list or None)
+        # Always say whether a reply is a list: panoramisk otherwise guesses from the reply's text
+        # and takes QueueAdd's "Added interface to queue" for the start of a list that never ends.
+        future = self._manager.send_action(fields, as_list=action.is_list)
         try:
             reply = await asyncio.wait_for(future, self._timeout)
         except TimeoutError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from telephony.agent_state import (
     Refused,
     user_reason,
 )
-from telephony.ami_actions import AmiAction, SpyOn
+from telephony.ami_actions import AmiAction, QueueAdd, QueuePause, SpyOn
 from telephony.queue_stats import DayCounts
 from telephony.seat_directory import SeatEntry
 
@@ -213,20 +213,36 @@ class SeatBoard:
         return tuple(self.queue_message(q) for q in self.queues)
 
     # ----- rebuild from Asterisk --------------------------------------------------------------
-    def rebuild(self, queue_status: Sequence[AmiEvent], channels: Sequence[AmiEvent]) -> Result:
-        """Adopt Asterisk's truth for every seat and queue; actions repair half-applied pauses."""
+    def rebuild(
+        self, queue_status: Sequence[AmiEvent], channels: Sequence[AmiEvent], *, restore: bool = False
+    ) -> Result:
+        """Adopt Asterisk's truth for every seat and queue; actions repair half-applied pauses.
+
+        ``restore`` (after Asterisk restarted under us): a web seat's queues and pause, as we had
+        them, are put back where Asterisk came up without them. app_queue keeps dynamic members
+        in astdb, but a killed Asterisk comes back with whatever astdb last flushed: some queues,
+        an old pause. Nobody logged out or unpaused, so the seat returns to what it was.
+        """
         now = self._clock()
         previous = {m.seat.interface: m.facts for m in self.machines.values()}
         seats = [m.seat for m in self.machines.values()]
         rebuilt = rebuild(seats, queue_status, channels, now=now, wrapup=self._wrapup, previous=previous)
         messages: list[Message] = []
+        restore_actions: list[AmiAction] = []
         for machine in self.machines.values():
             facts = rebuilt.facts.get(machine.seat.interface)
             if facts is None:
                 continue
+            before = previous.get(machine.seat.interface)
+            if restore and before is not None and before.queues and self.entries[machine.seat.agent].web:
+                facts, actions = self._restored(machine, before, facts)
+                restore_actions += actions
             self._peer_from_bridge(machine.seat.agent, facts, channels)
             outcome = machine.resync(facts)
-            messages += self._after(machine, outcome, []).messages
+            self._after(machine, outcome, [])
+            # Every seat, changed or not: a seat that is new (or a Redis that was restarted) has
+            # no picture yet, and a rebuild is rare enough to afford the whole set.
+            messages.append(self.agent_message(machine.seat.agent, "rebuilt from Asterisk"))
         for queue in self.queues.values():
             entries = [
                 e for e in queue_status if e.get("Event") == "QueueEntry" and e.get("Queue") == queue.name
@@ -241,7 +257,30 @@ class SeatBoard:
                 for e in entries
             }
         messages += [self.queue_message(q) for q in self.queues]
-        return Result(rebuilt.actions, tuple(messages))
+        return Result((*rebuilt.actions, *restore_actions), tuple(messages))
+
+    def _restored(
+        self, machine: AgentMachine, before: AgentFacts, now: AgentFacts
+    ) -> tuple[AgentFacts, list[AmiAction]]:
+        seat = machine.seat
+        pause = before.pause
+        actions: list[AmiAction] = [
+            QueueAdd(
+                queue=queue,
+                interface=seat.interface,
+                penalty=penalty,
+                member_name=seat.member_name,
+                paused=pause is not None,
+                reason=pause or None,
+            )
+            for queue, penalty in sorted(before.queues.items())
+            if queue not in now.queues
+        ]
+        if now.queues and now.pause != pause:
+            paused = pause is not None
+            actions.append(QueuePause(interface=seat.interface, paused=paused, reason=pause or None))
+        facts = replace(now, queues=dict(before.queues), pause=pause, wrapup_until=before.wrapup_until)
+        return facts, actions
 
     def _peer_from_bridge(self, agent: str, facts: AgentFacts, channels: Sequence[AmiEvent]) -> None:
         leg = facts.call or facts.ring

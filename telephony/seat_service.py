@@ -79,6 +79,8 @@ class SeatService:
         self._day: date | None = None
         self._need_rebuild = False
         self._need_republish = False
+        self._logins = 0
+        self._restore_next = False
         self.published = 0
         self.commands = 0
         self.rebuilds = 0
@@ -128,6 +130,10 @@ class SeatService:
         self._events.put_nowait(event)
 
     async def _on_ami_ready(self) -> None:
+        # A second login means the link dropped: most often Asterisk restarted, so the rebuild
+        # also restores what the seats had (SeatBoard.rebuild's restore).
+        self._restore_next = self._logins > 0
+        self._logins += 1
         self._need_rebuild = True
 
     async def rebuild(self) -> None:
@@ -140,7 +146,8 @@ class SeatService:
             self._need_rebuild = True
             return
         async with self._lock:
-            result = self.board.rebuild(status, channels)
+            result = self.board.rebuild(status, channels, restore=self._restore_next)
+            self._restore_next = False
             await self._apply(result)
         self.rebuilds += 1
         log.info("seats rebuilt from Asterisk", extra={"seats": len(self.board.machines)})
