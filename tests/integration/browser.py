@@ -46,29 +46,43 @@ TIMEOUT_MS = 10_000  # every wait of a page action or expect() unless it says ot
 @contextmanager
 def open_page(locale: str = "zh-CN", timezone: str = "Asia/Shanghai", media: bool = False) -> Iterator[Page]:
     """A page in a fresh headless Chromium (1366x768), closed with its profile afterwards."""
+    with open_pages(1, locale, timezone, media) as (page,):
+        yield page
+
+
+@contextmanager
+def open_pages(
+    count: int, locale: str = "zh-CN", timezone: str = "Asia/Shanghai", media: bool = False
+) -> Iterator[tuple[Page, ...]]:
+    """``count`` pages, each its own Chromium with its own empty profile (two people, two
+    browsers), driven by one Playwright: its sync API allows only one instance per thread."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: scripts/bootstrap.sh installs the chromium package")
-    profile = Path(tempfile.mkdtemp(prefix="hotline-chromium-", dir="/tmp"))
+    profiles = [Path(tempfile.mkdtemp(prefix="hotline-chromium-", dir="/tmp")) for _ in range(count)]
     try:
         with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                str(profile),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=[*FLAGS, *(MEDIA_FLAGS if media else ())],
-                viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
-                locale=locale,
-                timezone_id=timezone,
-            )
+            contexts = []
             try:
-                context.set_default_timeout(TIMEOUT_MS)
-                context.set_default_navigation_timeout(TIMEOUT_MS)
-                page = context.pages[0] if context.pages else context.new_page()
-                yield page
+                for profile in profiles:
+                    context = playwright.chromium.launch_persistent_context(
+                        str(profile),
+                        executable_path=str(CHROMIUM),
+                        headless=True,
+                        args=[*FLAGS, *(MEDIA_FLAGS if media else ())],
+                        viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
+                        locale=locale,
+                        timezone_id=timezone,
+                    )
+                    contexts.append(context)
+                    context.set_default_timeout(TIMEOUT_MS)
+                    context.set_default_navigation_timeout(TIMEOUT_MS)
+                yield tuple(c.pages[0] if c.pages else c.new_page() for c in contexts)
             finally:
-                context.close()
+                for context in contexts:
+                    context.close()
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)
 
 
 def shot(page: Page, name: str, folder: Path = SCREENSHOTS) -> Path:
