@@ -13,14 +13,14 @@ step() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 # Runtime: Python to build the environment, debootstrap for the Asterisk runtime where the
 # distribution has no Asterisk >= 20, sipp for the test caller, espeak-ng + sox for prompts,
-# nodejs + npm to bundle the browser softphone (JsSIP).
+# nodejs + npm to bundle the browser softphone (JsSIP), redis-server for the seat layer (managed Redis).
 packages=(python3 python3-venv python3-dev gcc ca-certificates debootstrap sip-tester espeak-ng sox
-          iproute2 procps nodejs)
+          iproute2 procps nodejs redis-server)
 # NodeSource's nodejs carries its own npm and conflicts with Debian's: ask for npm only when absent.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "$mode" = "test" ]; then
   # Real servers and peers for the integration tests.
-  packages+=(redis-server postgresql tshark chromium fonts-noto-cjk)
+  packages+=(postgresql tshark chromium fonts-noto-cjk)
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
