@@ -24,7 +24,9 @@ def seat_state(username: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def add_seat_user(platform: Platform, username: str, extension: str, *roles: str, skills: dict[str, int]) -> None:
+def add_seat_user(
+    platform: Platform, username: str, extension: str, *roles: str, skills: dict[str, int]
+) -> None:
     """An account with a softphone; returns once Asterisk knows its endpoint and the board its seat."""
     with platform.db.unit_of_work() as session:
         user = service.create_user(
@@ -40,7 +42,10 @@ def add_seat_user(platform: Platform, username: str, extension: str, *roles: str
     redis_client().publish(seat_bus.CONFIG_CHANNEL, "agents")
     poll(
         f"endpoint seat{extension} in Asterisk",
-        lambda: "Unable to find" not in (out := platform.rx(f"pjsip show endpoint seat{extension}")) and out or None,
+        lambda: (
+            ("Unable to find" not in (out := platform.rx(f"pjsip show endpoint seat{extension}")) and out)
+            or None
+        ),
         timeout=20,
     )
     poll(f"{username}'s seat on the board", lambda: seat_state(username), timeout=20)

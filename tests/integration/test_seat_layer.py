@@ -14,6 +14,7 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from agents_ui.accounts.permissions import COOKIE
 from tests.integration.harness import Platform, poll
@@ -45,12 +46,16 @@ def members(platform: Platform, queue: str) -> str:
     return "\n".join(line for line in platform.rx(f"queue show {queue}").splitlines() if f"seat{EXT}" in line)
 
 
-def socket_messages(platform: Platform, cookie: str, count: int, origin: str | None = None) -> list[dict[str, Any]]:
+def socket_messages(
+    platform: Platform, cookie: str, count: int, origin: str | None = None
+) -> list[dict[str, Any]]:
     async def read() -> list[dict[str, Any]]:
         url = platform.web.replace("http://", "ws://") + "/ws/seat"
         headers = {"Cookie": f"{COOKIE}={cookie}"}
-        async with websockets.connect(url, origin=origin or platform.web, additional_headers=headers) as ws:  # type: ignore[arg-type]
-            out = []
+        async with websockets.connect(
+            url, origin=Origin(origin or platform.web), additional_headers=headers
+        ) as ws:
+            out: list[dict[str, Any]] = []
             while len(out) < count:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 if message.get("type") != "ping":
@@ -86,7 +91,9 @@ def test_given_an_agent_when_they_log_in_and_pause_then_asterisk_holds_it_and_a_
     os.kill(old, signal.SIGKILL)
     poll(
         "a new seat service rebuilt from Asterisk",
-        lambda: (s := platform.status("seats")) and s.get("pid") != old and s.get("rebuilds", 0) >= 1 or None,
+        lambda: (
+            ((s := platform.status("seats")) and s.get("pid") != old and s.get("rebuilds", 0) >= 1) or None
+        ),
         40,
     )
     rebuilt = api.get("/api/seat").json()["agent"]
@@ -96,7 +103,11 @@ def test_given_an_agent_when_they_log_in_and_pause_then_asterisk_holds_it_and_a_
     # The web process is killed mid-shift: the supervisor restarts it and nothing changed.
     old_web = platform.component_pid("web")
     os.kill(old_web, signal.SIGKILL)
-    poll("the web process back", lambda: platform.component_pid("web") != old_web and platform.healthy() or None, 40)
+    poll(
+        "the web process back",
+        lambda: (platform.component_pid("web") != old_web and platform.healthy()) or None,
+        40,
+    )
     again = api.get("/api/seat").json()["agent"]
     assert (again["state"], again["pause_reason"]) == ("paused", "meal")
 
@@ -114,7 +125,9 @@ def test_given_the_seat_websocket_when_the_seat_changes_then_the_change_is_pushe
     async def watch_then_change() -> None:
         url = seated.web.replace("http://", "ws://") + "/ws/seat"
         async with websockets.connect(
-            url, origin=seated.web, additional_headers={"Cookie": f"{COOKIE}={cookie}"}  # type: ignore[arg-type]
+            url,
+            origin=Origin(seated.web),
+            additional_headers={"Cookie": f"{COOKIE}={cookie}"},
         ) as ws:
             received.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
             await asyncio.to_thread(api.post, "/api/seat/login")
@@ -152,10 +165,14 @@ def test_given_a_logged_in_agent_when_asterisk_restarts_then_queue_membership_is
     platform.instance.kill()
     poll(
         "Asterisk back and the seats rebuilt",
-        lambda: platform.instance.pid not in (None, old_pid)
-        and platform.healthy()
-        and (platform.status("seats") or {}).get("rebuilds", 0) > rebuilds
-        or None,
+        lambda: (
+            (
+                platform.instance.pid not in (None, old_pid)
+                and platform.healthy()
+                and (platform.status("seats") or {}).get("rebuilds", 0) > rebuilds
+            )
+            or None
+        ),
         60,
     )
     # The seat service puts the member back as it was (app_queue's own astdb copy may be lost).

@@ -98,7 +98,9 @@ def test_given_an_available_agent_when_a_citizen_calls_then_one_click_answers_wi
     expect(supervisor_page.locator("#ws-status")).to_have_attribute("data-state", "open")
     row = supervisor_page.locator(f'#agents tr[data-agent="{AGENT}"]')
     expect(row.locator(".state")).to_have_attribute("data-state", "available")
-    expect(supervisor_page.locator("#sip-status")).to_have_attribute("data-state", "registered", timeout=15_000)
+    expect(supervisor_page.locator("#sip-status")).to_have_attribute(
+        "data-state", "registered", timeout=15_000
+    )
     shot(supervisor_page, "softphone-2-wallboard")
 
     # 3. A citizen calls: the agent's page rings with the screen pop; the wallboard shows the caller waiting.
@@ -130,7 +132,11 @@ def test_given_an_available_agent_when_a_citizen_calls_then_one_click_answers_wi
     # 5. Whisper: the supervisor's own softphone is rung into the call and hears it.
     row.locator("button.whisper").click()
     expect(supervisor_page.locator("#spy-status")).to_be_visible(timeout=15_000)
-    poll("ChanSpy on the agent's call", lambda: "ChanSpy" in platform.rx("core show channels verbose") or None, 15)
+    poll(
+        "ChanSpy on the agent's call",
+        lambda: "ChanSpy" in platform.rx("core show channels verbose") or None,
+        15,
+    )
     time.sleep(2)
     heard = stats(supervisor_page, "hotlineWallboard")
     assert heard["packetsReceived"] > 50, heard
@@ -159,5 +165,7 @@ def test_given_an_available_agent_when_a_citizen_calls_then_one_click_answers_wi
     # 7. Logging out leaves the queue.
     agent_page.locator("#btn-logout").click()
     expect(agent_page.locator("#seat-state")).to_have_attribute("data-state", "logged_out")
-    poll("the seat out of the desk queue", lambda: AGENT_EXT not in platform.rx("queue show desk") or None, 10)
+    poll(
+        "the seat out of the desk queue", lambda: AGENT_EXT not in platform.rx("queue show desk") or None, 10
+    )
     assert (seat_state(AGENT) or {}).get("state") == "logged_out"
