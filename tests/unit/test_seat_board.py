@@ -1,0 +1,176 @@
+"""SeatBoard: AMI events and commands in, AMI actions and Redis messages out (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hotline.settings import QueueSettings, Settings
+from telephony.agent_state import Refused
+from telephony.ami_actions import QueueAdd, QueuePause, SpyOn
+from telephony.seat_board import SeatBoard
+from telephony.seat_directory import SeatEntry
+
+NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+AGENT = SeatEntry(agent="li.na", display_name="李娜", extension="2001", queues={"desk": 0})
+DESK = SeatEntry(agent="1001", display_name="1001", extension="1001", queues={"desk": 0}, web=False)
+BOSS = SeatEntry(agent="wang.jun", display_name="王军", extension="3001", queues={})
+IFACE = "PJSIP/seat2001"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def board(clock: Clock) -> SeatBoard:
+    settings = Settings(
+        queues=(
+            QueueSettings(name="main"),
+            QueueSettings(name="desk", title="网页坐席", wrapup_until_done=True, service_level=15),
+        )
+    )
+    return SeatBoard(settings, [AGENT, DESK, BOSS], clock=clock)
+
+
+def added(queue: str = "desk", **extra: str) -> dict[str, str]:
+    return {
+        "Event": "QueueMemberAdded",
+        "Queue": queue,
+        "Interface": IFACE,
+        "Penalty": "0",
+        "Paused": "0",
+        "Status": "1",
+        "InCall": "0",
+        **extra,
+    }
+
+
+def agent_events(caller: str = "1.7") -> dict[str, dict[str, str]]:
+    common = {"Queue": "desk", "Interface": IFACE, "Uniqueid": caller, "CallerIDNum": "13912345678"}
+    return {
+        name: {"Event": name, **common, "DestChannel": "PJSIP/seat2001-00000002", "HoldTime": "4"}
+        for name in ("AgentCalled", "AgentConnect", "AgentComplete")
+    }
+
+
+def logged_in(board: SeatBoard) -> None:
+    board.command("li.na", "login")
+    board.on_event(added())
+
+
+def test_given_a_login_when_run_then_queue_add_is_sent_and_the_seat_published(board: SeatBoard) -> None:
+    result = board.command("li.na", "login")
+
+    assert result.actions == (QueueAdd(queue="desk", interface=IFACE, penalty=0, member_name="li.na"),)
+    agent = next(m for m in result.messages if m["type"] == "agent")
+    assert (agent["agent"], agent["state"], agent["cause"]) == ("li.na", "available", "login")
+    assert any(m["type"] == "queue" and m["queue"] == "desk" for m in result.messages)
+
+
+def test_given_a_caller_waiting_when_the_agent_is_rung_and_answers_then_the_legs_name_the_caller(
+    board: SeatBoard, clock: Clock
+) -> None:
+    logged_in(board)
+    join = {"Event": "QueueCallerJoin", "Queue": "desk", "Uniqueid": "1.7", "CallerIDNum": "13912345678"}
+    (waiting,) = board.on_event(join).messages
+    assert [w["caller"] for w in waiting["waiting"]] == ["1.7"]
+    assert waiting["longest_wait_since"] == NOW.isoformat()
+
+    clock.now = NOW + timedelta(seconds=4)
+    events = agent_events()
+    ringing = board.on_event(events["AgentCalled"]).messages[0]
+    assert ringing["state"] == "ringing"
+    assert ringing["ring"] == {
+        "queue": "desk",
+        "channel": "PJSIP/seat2001-00000002",
+        "caller": "1.7",
+        "number": "13912345678",
+        "queued_at": NOW.isoformat(),  # when the caller joined, not when the seat rang
+    }
+    answered = board.on_event(events["AgentConnect"]).messages
+    agent = next(m for m in answered if m["type"] == "agent")
+    assert agent["state"] == "on_call" and agent["call"]["caller"] == "1.7" and agent["calls_today"] == 1
+    desk = [m for m in answered if m["type"] == "queue"][-1]
+    assert (desk["answered_today"], desk["answered_in_sl_today"], desk["service_level"]) == (1, 1, 1.0)
+
+    # The call ends: wrap-up until the agent is done (the desk queue's setting), as our own pause.
+    done = board.on_event(events["AgentComplete"])
+    assert done.actions == (QueuePause(interface=IFACE, paused=True, reason="wrapup"),)
+    assert next(m for m in done.messages if m["type"] == "agent")["state"] == "wrap_up"
+    assert board.command("li.na", "finish_wrap_up").messages[0]["state"] == "available"
+
+
+def test_given_a_caller_who_hangs_up_waiting_when_abandoned_then_the_service_level_counts_it(
+    board: SeatBoard,
+) -> None:
+    board.on_event({"Event": "QueueCallerJoin", "Queue": "desk", "Uniqueid": "1.8", "CallerIDNum": "1"})
+    (gone,) = board.on_event({"Event": "QueueCallerAbandon", "Queue": "desk", "Uniqueid": "1.8"}).messages
+    assert (gone["waiting"], gone["abandoned_today"], gone["service_level"]) == ([], 1, 0.0)
+
+
+def test_given_an_event_that_contradicts_the_board_when_applied_then_a_resync_is_asked(
+    board: SeatBoard,
+) -> None:
+    logged_in(board)
+    result = board.on_event(agent_events()["AgentComplete"])  # a call that never rang here
+    assert result.resync and result.actions == ()
+
+
+def test_given_a_fixed_seat_when_logout_is_asked_then_it_is_refused(board: SeatBoard) -> None:
+    with pytest.raises(Refused, match="fixed seat"):
+        board.command("1001", "logout")
+    with pytest.raises(KeyError):
+        board.command("nobody", "login")
+
+
+def test_given_an_agent_on_a_call_when_a_supervisor_whispers_then_chanspy_rings_the_supervisors_seat(
+    board: SeatBoard,
+) -> None:
+    with pytest.raises(Refused, match="not on a call"):
+        board.supervise("wang.jun", "li.na", "listen")
+    logged_in(board)
+    events = agent_events()
+    board.on_event(events["AgentCalled"])
+    board.on_event(events["AgentConnect"])
+
+    (action,) = board.supervise("wang.jun", "li.na", "whisper").actions
+
+    assert action == SpyOn(channel="PJSIP/seat3001", spied_channel="PJSIP/seat2001-00000002", mode="whisper")
+    assert action.fields()["Data"] == "PJSIP/seat2001-00000002,qEw"
+    with pytest.raises(ValueError):
+        board.supervise("wang.jun", "li.na", "record")
+
+
+def test_given_asterisk_came_back_without_a_pause_when_rebuilt_with_restore_then_the_seat_is_put_back(
+    board: SeatBoard,
+) -> None:
+    logged_in(board)
+    board.command("li.na", "pause", "meal")
+    # Asterisk restarted: astdb gave back the member, but not its pause; another queue is missing.
+    member = {"Event": "QueueMember", "Queue": "desk", "Location": IFACE, "Penalty": "0", "Paused": "0"}
+
+    plain = board.rebuild([member], [])  # our own restart: Asterisk is the truth
+    assert next(m for m in plain.messages if m.get("agent") == "li.na")["state"] == "available"
+
+    board.command("li.na", "pause", "meal")
+    restored = board.rebuild([member], [], restore=True)
+    assert QueuePause(interface=IFACE, paused=True, reason="meal") in restored.actions
+    mine = next(m for m in restored.messages if m.get("agent") == "li.na")
+    assert (mine["state"], mine["pause_reason"]) == ("paused", "meal")
+
+
+def test_given_a_rebuild_when_published_then_every_seat_is_in_it_changed_or_not(board: SeatBoard) -> None:
+    result = board.rebuild([], [])
+    assert {m["agent"] for m in result.messages if m["type"] == "agent"} == {"li.na", "1001", "wang.jun"}
+    assert {m["queue"] for m in result.messages if m["type"] == "queue"} == {"main", "desk"}
