@@ -53,8 +53,8 @@ class Call(Base):
     agent: Mapped[str] = mapped_column(String(128), default="")
     end_reason: Mapped[str] = mapped_column(Text, default="")
     # What the agent recorded in wrap-up (settings.agents.dispositions), and their note.
-    outcome: Mapped[str] = mapped_column(String(32), default="")
-    outcome_note: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    outcome_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),

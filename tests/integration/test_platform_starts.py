@@ -10,7 +10,7 @@ from tests.integration.harness import Platform
 def test_given_hotline_run_when_started_then_healthz_reports_every_component_ok(platform: Platform) -> None:
     health = platform.health()
     assert health["status"] == "ok", health
-    assert set(health["checks"]) == {"asterisk", "ami", "agi", "database"}
+    assert set(health["checks"]) == {"asterisk", "ami", "agi", "seats", "database"}
     assert all(check["ok"] for check in health["checks"].values())
 
 

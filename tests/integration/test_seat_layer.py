@@ -157,9 +157,14 @@ def test_given_a_logged_in_agent_when_asterisk_restarts_then_queue_membership_is
     seated: Platform, api: httpx.Client
 ) -> None:
     platform = seated
-    api.post("/api/seat/login")
-    api.post("/api/seat/pause", json={"reason": "training"})
-    poll("paused in Asterisk", lambda: "paused:training" in members(platform, "desk") or None, 10)
+    login = api.post("/api/seat/login")
+    assert login.status_code in (200, 409), login.text  # 409: still logged in from a test before
+    pause = api.post("/api/seat/pause", json={"reason": "training"})
+    assert pause.status_code == 200, pause.text
+    try:
+        poll("paused in Asterisk", lambda: "paused:training" in members(platform, "desk") or None, 20)
+    except AssertionError:
+        raise AssertionError(platform.rx("queue show desk") + repr(seat_state(AGENT))) from None
     old_pid = platform.instance.pid
     rebuilds = (platform.status("seats") or {}).get("rebuilds", 0)
     platform.instance.kill()
