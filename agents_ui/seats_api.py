@@ -202,10 +202,17 @@ def console_page(
     user: Annotated[CurrentUser, Depends(require_page(*CONSOLE_ROLES))],
     lang: str | None = None,
 ) -> HTMLResponse:
+    return live_page(request, settings, user, lang, "agent.html")
+
+
+def live_page(
+    request: Request, settings: Settings, user: CurrentUser, lang: str | None, template: str
+) -> HTMLResponse:
+    """A page whose content arrives over the API and websockets: the frame, words and zone only."""
     language = pick_language(lang, settings.site.language)
     return templates.TemplateResponse(
         request,
-        "agent.html",
+        template,
         {
             "t": translator(language),
             "lang": language,

@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from agents_ui import seat_socket
 from agents_ui.accounts.audit import Outcome, record
 from agents_ui.accounts.models import Role
-from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, client_ip, require, require_page
+from agents_ui.accounts.permissions import CurrentUser, client_ip, require, require_page
 from agents_ui.accounts.websocket_auth import websocket_user
-from agents_ui.deps import get_session, get_settings, templates
-from agents_ui.i18n import pick_language, translator
+from agents_ui.deps import get_session, get_settings
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
-from agents_ui.seats_api import SERVICE_ERRORS, AgentOut, Label, SipAccount, get_link, sip_account
+from agents_ui.seats_api import SERVICE_ERRORS, AgentOut, Label, SipAccount, get_link, live_page, sip_account
 from hotline.settings import Settings
 
 router = APIRouter()
@@ -46,19 +45,7 @@ def wallboard_page(
     user: Annotated[CurrentUser, Depends(require_page(*SUPERVISORS))],
     lang: str | None = None,
 ) -> HTMLResponse:
-    language = pick_language(lang, settings.site.language)
-    return templates.TemplateResponse(
-        request,
-        "wallboard.html",
-        {
-            "t": translator(language),
-            "lang": language,
-            "site": settings.site.name,
-            "zone": settings.site.timezone,
-            "me": user,
-            "is_admin": user.has_any(USER_ADMINS),
-        },
-    )
+    return live_page(request, settings, user, lang, "wallboard.html")
 
 
 @router.get(
