@@ -1,5 +1,5 @@
 # The README's two commands. Both install what they need first (idempotent).
-.PHONY: run test lint unit integration bench bootstrap clean-runtime
+.PHONY: run test lint unit integration bench bench-seats bootstrap clean-runtime
 
 run:
 	@scripts/bootstrap.sh run
@@ -25,3 +25,8 @@ bench:
 	@scripts/bootstrap.sh test
 	@.venv/bin/hotline install
 	.venv/bin/python -m benchmarks.ivr_load
+	.venv/bin/python -m benchmarks.seat_push
+
+bench-seats:
+	@scripts/bootstrap.sh test
+	.venv/bin/python -m benchmarks.seat_push
