@@ -72,13 +72,20 @@ def _to_out(call: Call) -> CallOut:
     )
 
 
+def seat_names(user: CurrentUser) -> list[str]:
+    """What a call row's ``agent`` (the queue member name) holds when this user answered it: the
+    username for a web seat, the extension or interface for a fixed one."""
+    if not user.extension:
+        return [user.username]
+    return [user.username, user.extension, f"PJSIP/seat{user.extension}"]
+
+
 def visible_to(user: CurrentUser) -> ColumnElement[bool]:
     """Which calls a user may see: supervisors and administrators all, an agent their own seat's."""
     if user.has_any(CALL_READERS_ALL):
         return true()
     if user.extension:
-        # The agent column holds the queue member's interface (e.g. "PJSIP/seat1001"), so match inside it.
-        return Call.agent.contains(user.extension, autoescape=True)
+        return Call.agent.in_(seat_names(user))
     return false()
 
 

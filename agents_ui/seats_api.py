@@ -15,6 +15,7 @@ from agents_ui import seat_socket
 from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, require, require_page
 from agents_ui.accounts.websocket_auth import websocket_user
+from agents_ui.calls_api import seat_names
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
@@ -184,14 +185,6 @@ def _pop_call(call: Call, number: str) -> PopCall:
     )
 
 
-def my_calls(user: CurrentUser) -> Any:
-    """Calls answered at this user's seat (the queue member name is the username or extension)."""
-    names = [user.username]
-    if user.extension:
-        names += [user.extension, f"PJSIP/seat{user.extension}"]
-    return Call.agent.in_(names)
-
-
 # ----- routes ------------------------------------------------------------------------------------
 
 
@@ -310,7 +303,9 @@ async def seat_wrap_up(
 ) -> AgentOut:
     if body.disposition not in {d.code for d in settings.agents.dispositions}:
         raise HTTPException(422, f"unknown disposition {body.disposition!r}")
-    call = session.scalar(select(Call).where(Call.uniqueid == body.uniqueid, my_calls(user)))
+    call = session.scalar(
+        select(Call).where(Call.uniqueid == body.uniqueid, Call.agent.in_(seat_names(user)))
+    )
     if call is None:
         raise HTTPException(404, "no call of yours with that id")
     call.outcome = body.disposition
@@ -339,7 +334,7 @@ async def screen_pop(
     full = False
     if user.has_any(CONSOLE_ROLES) and call is not None:
         # Resource check: the call rings or talks at my seat now, or was answered there.
-        mine = call.agent in (user.username, user.extension, f"PJSIP/seat{user.extension}")
+        mine = call.agent in seat_names(user)
         if not mine:
             try:
                 me = await link.agent(user.username) or {}

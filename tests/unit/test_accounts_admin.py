@@ -73,7 +73,13 @@ def test_given_an_admin_when_creating_users_then_rules_apply_and_a_password_rese
 def test_given_calls_of_two_seats_when_each_role_lists_them_then_agents_see_only_their_own(app_db):
     client, db = app_db
     with db.unit_of_work() as s:
-        for uid, agent in (("1.1", "PJSIP/seat1001"), ("1.2", "PJSIP/seat1002"), ("1.3", "")):
+        # A web seat's calls carry the username (the queue member name), a fixed seat's its interface.
+        for uid, agent in (
+            ("1.1", "PJSIP/seat1001"),
+            ("1.2", "PJSIP/seat1002"),
+            ("1.3", ""),
+            ("1.4", "li.na"),
+        ):
             s.add(Call(uniqueid=uid, linkedid=uid, channel="c", agent=agent, started_at=utcnow()))
     add_user(db, "li.na", "agent", extension="1001")
     add_user(db, "no.seat", "agent")
@@ -90,9 +96,9 @@ def test_given_calls_of_two_seats_when_each_role_lists_them_then_agents_see_only
             else reply.status_code
         )
 
-    assert seen("li.na") == ["1.1"]
+    assert seen("li.na") == ["1.1", "1.4"]
     assert seen("no.seat") == []
-    assert seen("zhang.wei") == ["1.1", "1.2", "1.3"]
+    assert seen("zhang.wei") == ["1.1", "1.2", "1.3", "1.4"]
     assert seen("duty") == 403
 
 
