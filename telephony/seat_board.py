@@ -24,19 +24,19 @@ from telephony.agent_state import (
     AgentMachine,
     AgentState,
     Clock,
+    Leg,
     Outcome,
     PauseReason,
     Refused,
     user_reason,
 )
-from telephony.ami_actions import AmiAction, QueueAdd, QueuePause, SpyOn
+from telephony.ami_actions import AmiAction, QueueAdd, QueuePause, QueueRemove, SpyOn
 from telephony.queue_stats import DayCounts
 from telephony.seat_directory import SeatEntry
 
 Message = dict[str, Any]
 
 CALLER_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"})
-COMMANDS = frozenset({"login", "logout", "pause", "unpause", "finish_wrap_up"})
 
 
 @dataclass
@@ -86,13 +86,18 @@ class SeatBoard:
         self.set_seats(entries)
 
     # ----- the seats --------------------------------------------------------------------------
-    def set_seats(self, entries: Iterable[SeatEntry]) -> list[str]:
-        """Adopt a new seat list; returns the agents that were dropped (their machines are gone)."""
+    def set_seats(self, entries: Iterable[SeatEntry]) -> tuple[list[str], list[AmiAction]]:
+        """Adopt a new seat list: the agents dropped, and the QueueRemoves that take a dropped web
+        seat out of its queues (a disabled agent must not keep being rung)."""
         new = {e.agent: e for e in entries}
         dropped = [a for a in self.machines if a not in new]
+        leaving: list[AmiAction] = []
         for agent in dropped:
-            del self.machines[agent]
+            machine = self.machines.pop(agent)
             self.peers.pop(agent, None)
+            if self.entries[agent].web:
+                interface = machine.seat.interface
+                leaving += [QueueRemove(queue=q, interface=interface) for q in machine.facts.queues]
         for agent, entry in new.items():
             old = self.entries.get(agent)
             if old is None or old.interface != entry.interface:
@@ -101,7 +106,7 @@ class SeatBoard:
                 )
         self.entries = new
         self._by_interface = {e.interface: a for a, e in new.items()}
-        return dropped
+        return dropped, leaving
 
     def machine_for(self, event: AmiEvent) -> AgentMachine | None:
         agent = self._by_interface.get(member_interface(event))
@@ -323,12 +328,12 @@ class SeatBoard:
         facts = machine.facts
         peer = self.peers.get(agent)
 
-        def leg(present: bool, queue: str, channel: str) -> dict[str, Any] | None:
-            if not present:
+        def leg(on: Leg | None) -> dict[str, Any] | None:
+            if on is None:
                 return None
             return {
-                "queue": queue,
-                "channel": channel,
+                "queue": on.queue,
+                "channel": on.channel,
                 "caller": peer.uniqueid if peer else "",
                 "number": peer.number if peer else "",
                 "queued_at": _iso(peer.joined_at) if peer else None,
@@ -346,12 +351,8 @@ class SeatBoard:
             "since": _iso(facts.since),
             "queues": dict(facts.queues),
             "wrapup_until": _iso(facts.wrapup_until),
-            "ring": leg(
-                facts.ring is not None, *((facts.ring.queue, facts.ring.channel) if facts.ring else ("", ""))
-            ),
-            "call": leg(
-                facts.call is not None, *((facts.call.queue, facts.call.channel) if facts.call else ("", ""))
-            ),
+            "ring": leg(facts.ring),
+            "call": leg(facts.call),
             "calls_today": self.calls_today.get(agent, 0),
             "cause": cause,
             "at": _iso(self._clock()),

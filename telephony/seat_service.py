@@ -31,15 +31,14 @@ from hotline.status import clear_status, write_status
 from telephony import seat_bus as bus
 from telephony.agent_state import Refused
 from telephony.ami import AmiActionFailed, AmiClient, AmiUnavailable
-from telephony.ami_actions import AmiAction, CoreShowChannels, ModuleReload, QueueRemove, QueueStatus
+from telephony.ami_actions import AmiAction, CoreShowChannels, ModuleReload, QueueStatus
 from telephony.queue_stats import agent_calls_today, daily_queue_counts, local_day_start
 from telephony.seat_board import Message, Result, SeatBoard
-from telephony.seat_directory import SeatEntry
+from telephony.seat_directory import SeatLoader
 
 log = logging.getLogger("telephony.seats")
 
 COMPONENT = "seats"
-SeatLoader = Callable[[], list[SeatEntry]]
 WebSeatLoader = Callable[[], list[WebSeat]]
 # Agents change rarely; this catches a change whose notice was lost (Redis down at the time).
 DIRECTORY_CHECK_SECONDS = 60.0
@@ -220,18 +219,15 @@ class SeatService:
             await self._send([ModuleReload(module="res_pjsip.so")])
             log.info("pjsip.conf regenerated for changed agents", extra={"web_seats": len(web_seats)})
         async with self._lock:
-            known = {e.agent for e in entries}
-            leaving: list[AmiAction] = []
-            for agent, machine in self.board.machines.items():
-                if agent not in known and self.board.entries[agent].web:
-                    interface = machine.seat.interface
-                    leaving += [QueueRemove(queue=q, interface=interface) for q in machine.facts.queues]
-            dropped = self.board.set_seats(entries)
+            if entries == list(self.board.entries.values()):
+                return  # the minute's check found nothing new: no rebuild
+            dropped, leaving = self.board.set_seats(entries)
             await self._send(leaving)
             if dropped:
                 await self.redis.hdel(bus.AGENTS_HASH, *dropped)
                 gone = [{"type": "agent_removed", "agent": a, "sent": time.time()} for a in dropped]
                 await self.publish(gone)
+        # New seats get their true state (and a first message) from Asterisk.
         self._need_rebuild = True
 
     async def config_loop(self) -> None:
