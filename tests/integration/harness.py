@@ -48,10 +48,13 @@ TRUNK_PORTS = {
     "menu": 25084,
     "classic": 25085,
     "desk": 25086,
+    "least": 25087,
 }
 REDIS_PORT = 26379
-# Web seats (browsers) answer the "desk" queue: its callers come in on the "desk" trunk.
+# Web seats (browsers) answer the "desk" queue: its callers come in on the "desk" trunk. The
+# "least" queue (least-recent strategy) takes the "least" trunk's callers.
 DESK_QUEUE = "desk"
+LEAST_QUEUE = "least"
 SEAT_PORTS = {"1001": 25071, "1002": 25072}
 CHANNEL_LIMIT = 4
 
@@ -66,6 +69,7 @@ def settings_toml(state_dir: Path) -> str:
         "menu": "menu_test",
         "classic": "default_12345",
         "desk": "desk_test",
+        "least": "least_test",
     }
     trunks = "\n".join(
         f'[[trunks]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n'
@@ -129,6 +133,13 @@ wrapup_time = 0
 name = "{DESK_QUEUE}"
 title = "web seats"
 strategy = "ringall"
+timeout = 15
+wrapup_until_done = true
+
+[[queues]]
+name = "{LEAST_QUEUE}"
+title = "web seats, least recent first"
+strategy = "leastrecent"
 timeout = 15
 wrapup_until_done = true
 
