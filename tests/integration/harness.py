@@ -34,28 +34,30 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).parent / "flows"
 
 # Ports of the test platform: far from the defaults (5060, 5038, 4573, 8000) a developer may use.
-SIP_PORT = 25060
-AMI_PORT = 25038
-HTTP_PORT = 28088
-AGI_PORT = 24573
-WEB_PORT = 28000
-RTP = (31000, 31999)
+# HOTLINE_TEST_SLOT=n (0-4) shifts every port so that several suites can run side by side on one
+# machine (e.g. two developers' worktrees); CI uses slot 0.
+SLOT = int(os.environ.get("HOTLINE_TEST_SLOT", "0"))
+if not 0 <= SLOT <= 4:
+    raise RuntimeError(f"HOTLINE_TEST_SLOT must be 0-4, not {SLOT}")
+_SHIFT = 200 * SLOT
+SIP_PORT = 25060 + _SHIFT
+AMI_PORT = 25038 + _SHIFT
+HTTP_PORT = 28088 + _SHIFT
+AGI_PORT = 24573 + _SHIFT
+WEB_PORT = 28000 + _SHIFT
+RTP = (31000 + 1000 * SLOT, 31999 + 1000 * SLOT)
 TRUNK_PORTS = {
-    "carrier": 25080,
-    "nightline": 25081,
-    "faulty": 25082,
-    "stuck": 25083,
-    "menu": 25084,
-    "classic": 25085,
-    "desk": 25086,
-    "least": 25087,
+    name: 25080 + _SHIFT + offset
+    for offset, name in enumerate(
+        ("carrier", "nightline", "faulty", "stuck", "menu", "classic", "desk", "least")
+    )
 }
-REDIS_PORT = 26379
+REDIS_PORT = 26379 + _SHIFT
 # Web seats (browsers) answer the "desk" queue: its callers come in on the "desk" trunk. The
 # "least" queue (least-recent strategy) takes the "least" trunk's callers.
 DESK_QUEUE = "desk"
 LEAST_QUEUE = "least"
-SEAT_PORTS = {"1001": 25071, "1002": 25072}
+SEAT_PORTS = {"1001": 25071 + _SHIFT, "1002": 25072 + _SHIFT}
 CHANNEL_LIMIT = 4
 
 T = TypeVar("T")
