@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
+from agents_ui.accounts import service
+from agents_ui.accounts.models import Role, User
 from agents_ui.accounts.permissions import (
     CALL_READERS,
-    CALL_READERS_ALL,
     USER_ADMINS,
     CurrentUser,
     require,
@@ -73,24 +74,21 @@ def _to_out(call: Call) -> CallOut:
 
 
 def seat_names(user: CurrentUser) -> list[str]:
-    """What a call row's ``agent`` (the queue member name) holds when this user answered it: the
-    username for a web seat, the extension or interface for a fixed one."""
-    if not user.extension:
-        return [user.username]
-    return [user.username, user.extension, f"PJSIP/seat{user.extension}"]
+    """What a call row's ``agent`` holds when this user answered it (see ``service.seat_names``)."""
+    return service.seat_names(user.username, user.extension)
 
 
-def visible_to(user: CurrentUser) -> ColumnElement[bool]:
-    """Which calls a user may see: supervisors and administrators all, an agent their own seat's."""
-    if user.has_any(CALL_READERS_ALL):
+def visible_to(session: Session, user: CurrentUser) -> ColumnElement[bool]:
+    """Which calls a user may see: an administrator every call, a supervisor their team's (every
+    call without a team), an agent their own seat's (``service.team_agent_names``)."""
+    names = service.team_agent_names(session, user)
+    if names is None:
         return true()
-    if user.extension:
-        return Call.agent.in_(seat_names(user))
-    return false()
+    return Call.agent.in_(sorted(names)) if names else false()
 
 
 def recent_calls(session: Session, user: CurrentUser, offset: int, limit: int) -> CallPage:
-    where = visible_to(user)
+    where = visible_to(session, user)
     total = session.scalar(select(func.count(Call.id)).where(where)) or 0
     rows = session.scalars(
         select(Call).where(where).order_by(Call.started_at.desc(), Call.id.desc()).offset(offset).limit(limit)
@@ -98,10 +96,23 @@ def recent_calls(session: Session, user: CurrentUser, offset: int, limit: int) -
     return CallPage(total=total, offset=offset, limit=limit, calls=[_to_out(c) for c in rows])
 
 
+def team_scope(session: Session, user: CurrentUser) -> str:
+    """The team whose calls a supervisor's list is limited to, for the page to say so; "" if none."""
+    if not user.has_any((Role.SUPERVISOR,)) or user.has_any(USER_ADMINS):
+        return ""
+    me = session.get(User, user.id)
+    if me is None or me.team_id is None:
+        return ""
+    return service.get_team(session, me.team_id).label
+
+
 @router.get(
     "/api/calls",
     response_model=CallPage,
-    summary="Recent calls, newest first (an agent sees only the calls of their own extension)",
+    summary=(
+        "Recent calls, newest first: an agent sees the calls of their own seat, a supervisor those "
+        "of their team's agents (every call if they have no team), an administrator every call"
+    ),
     responses={401: {"description": "Not logged in"}, 403: {"description": "Role may not read calls"}},
 )
 def list_calls(
@@ -136,6 +147,7 @@ def calls_page(
             "zone": settings.site.timezone,
             "page": page,
             "me": user,
+            "team": team_scope(session, user),
             "is_admin": user.has_any(USER_ADMINS),
             "local": lambda dt: dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if dt else "",
         },

@@ -112,6 +112,71 @@ _TEXT: dict[str, dict[str, str]] = {
     "err_disable_self": {"zh-CN": "不能停用自己的账号。", "en": "You cannot disable yourself."},
     "err_no_user": {"zh-CN": "用户不存在。", "en": "No such user."},
     "forbidden": {"zh-CN": "您的角色无权访问此页面。", "en": "Your role may not open this page."},
+    # Teams (班组) and skills on the Users page; the calls page's team note.
+    "team": {"zh-CN": "班组", "en": "Team"},
+    "teams_title": {"zh-CN": "班组", "en": "Teams"},
+    "teams_help": {
+        "zh-CN": "班长只能查看本班组成员接听的来电；未分配班组的班长和系统管理员可以查看全部来电。"
+        "班组内还有成员时不能删除。",
+        "en": "A supervisor sees the calls answered by their own team; a supervisor in no team, and "
+        "administrators, see every call. A team that still has members cannot be deleted.",
+    },
+    "team_name": {"zh-CN": "班组名称", "en": "Team name"},
+    "team_display_name": {"zh-CN": "显示名称（可不填）", "en": "Display name (optional)"},
+    "team_members": {"zh-CN": "成员数", "en": "Members"},
+    "new_team": {"zh-CN": "新建班组", "en": "New team"},
+    "no_teams": {"zh-CN": "还没有班组。", "en": "No teams yet."},
+    "no_team": {"zh-CN": "（无班组）", "en": "(no team)"},
+    "delete": {"zh-CN": "删除", "en": "Delete"},
+    "skills": {"zh-CN": "技能（接听的队列）", "en": "Skills (queues answered)"},
+    "penalty": {"zh-CN": "优先级", "en": "Penalty"},
+    "save_skills": {"zh-CN": "保存技能", "en": "Save skills"},
+    "skills_help": {
+        "zh-CN": "勾选该坐席接听的队列。优先级 0 最先振铃，数字越大越靠后（0 到 100）。"
+        "都不勾选则接听主队列。坐席下次签入时生效。",
+        "en": "Tick the queues this agent answers. Penalty 0 rings first, higher numbers later "
+        "(0 to 100). None ticked: the main queue. Applies at the agent's next sign-in.",
+    },
+    "skills_not_agent": {
+        "zh-CN": "只有坐席和值班领导接听队列。",
+        "en": "Only agents and duty leaders answer queues.",
+    },
+    "skills_saving": {"zh-CN": "正在保存…", "en": "Saving…"},
+    "skills_saved": {
+        "zh-CN": "技能已保存，坐席下次签入时生效。",
+        "en": "Skills saved; they apply at the agent's next sign-in.",
+    },
+    "skills_saved_main": {
+        "zh-CN": "已保存：没有勾选队列，该坐席接听主队列。",
+        "en": "Saved: no queue ticked, so the agent answers the main queue.",
+    },
+    "skills_penalty_invalid": {
+        "zh-CN": "优先级须为 0 到 100 之间的整数。",
+        "en": "A penalty is a whole number from 0 to 100.",
+    },
+    "skills_failed": {"zh-CN": "未保存：", "en": "Not saved: "},
+    "done_team_created": {"zh-CN": "班组已创建。", "en": "Team created."},
+    "done_team_saved": {"zh-CN": "班组已保存。", "en": "Team saved."},
+    "done_team_deleted": {"zh-CN": "班组已删除。", "en": "Team deleted."},
+    "err_team_name_invalid": {
+        "zh-CN": "班组名称为 1 到 64 个字符，显示名称最多 128 个字符。",
+        "en": "A team name is 1 to 64 characters, a display name at most 128.",
+    },
+    "err_team_name_taken": {"zh-CN": "已有同名班组。", "en": "Another team has that name."},
+    "err_no_team": {"zh-CN": "班组不存在。", "en": "No such team."},
+    "err_team_unknown": {
+        "zh-CN": "所选班组已不存在，请刷新页面后重试。",
+        "en": "That team no longer exists; reload the page and try again.",
+    },
+    "err_team_not_empty": {
+        "zh-CN": "该班组还有成员，不能删除。请先在下方用户列表中把成员调到其他班组或“（无班组）”，再删除。",
+        "en": "This team still has members, so it cannot be deleted. First move them to another team "
+        "or to “(no team)” in the user list below.",
+    },
+    "calls_team_scope": {
+        "zh-CN": "只显示本班组（{team}）成员接听的来电。",
+        "en": "Showing the calls answered in your team ({team}).",
+    },
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agents_ui import seat_socket
+from agents_ui.accounts import service
 from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, require, require_page
 from agents_ui.accounts.websocket_auth import websocket_user
@@ -185,6 +186,14 @@ def _pop_call(call: Call, number: str) -> PopCall:
     )
 
 
+def supervises(session: Session, user: CurrentUser, call: Call) -> bool:
+    """A supervisor may read a call answered in their team; every call when they have no team."""
+    if not user.has_any(SUPERVISORS):
+        return False
+    names = service.team_agent_names(session, user)
+    return names is None or call.agent in names
+
+
 # ----- routes ------------------------------------------------------------------------------------
 
 
@@ -321,7 +330,10 @@ async def seat_wrap_up(
     "/api/calls/{uniqueid}/pop",
     response_model=ScreenPop,
     summary="Screen pop: a call, its caller's earlier calls and cases",
-    responses={**SERVICE_ERRORS, 404: {"description": "No such call, or not yours"}},
+    responses={
+        **SERVICE_ERRORS,
+        404: {"description": "No such call, or not yours (a supervisor: not answered in their team)"},
+    },
 )
 async def screen_pop(
     uniqueid: str,
@@ -332,18 +344,21 @@ async def screen_pop(
 ) -> ScreenPop:
     call = session.scalar(select(Call).where(Call.uniqueid == uniqueid[:64]))
     full = False
-    if user.has_any(CONSOLE_ROLES) and call is not None:
-        # Resource check: the call rings or talks at my seat now, or was answered there.
-        mine = call.agent in seat_names(user)
-        if not mine:
-            try:
-                me = await link.agent(user.username) or {}
-            except SeatServiceUnavailable:
-                me = {}
-            legs = [me.get("ring") or {}, me.get("call") or {}]
-            mine = any(leg.get("caller") == uniqueid for leg in legs)
+    if call is not None:
+        # Resource check: the call rings or talks at my seat now, or was answered there; or, for a
+        # supervisor, it was answered in their team (any call when they have no team).
+        mine = False
+        if user.has_any(CONSOLE_ROLES):
+            mine = call.agent in seat_names(user)
+            if not mine:
+                try:
+                    me = await link.agent(user.username) or {}
+                except SeatServiceUnavailable:
+                    me = {}
+                legs = [me.get("ring") or {}, me.get("call") or {}]
+                mine = any(leg.get("caller") == uniqueid for leg in legs)
         full = mine and settings.agents.full_numbers_for_agents
-        if not mine and not user.has_any(SUPERVISORS):
+        if not mine and not supervises(session, user, call):
             call = None
     if call is None:
         raise HTTPException(404, "no such call, or not yours")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from agents_ui.accounts import audit, service, sessions
-from agents_ui.accounts.models import Role, User
+from agents_ui.accounts.models import Role, Team, User
 from agents_ui.accounts.permissions import (
     COOKIE,
     EVERY_ROLE,
@@ -49,6 +49,7 @@ class UserOut(BaseModel):
     display_name: str
     roles: list[Role]
     extension: str | None
+    team_id: int | None = Field(description="The user's team (班组); null: in no team")
     active: bool
     created_at: datetime
     password_changed_at: datetime
@@ -60,14 +61,17 @@ class UserCreate(BaseModel):
     password: str = Field(max_length=1024, description="At least 10 characters, not the username")
     roles: list[Role] = Field(min_length=1)
     extension: str | None = Field(None, max_length=32, description="The agent's seat extension")
+    team_id: int | None = Field(None, description="The user's team (班组); an unknown id is refused (400)")
 
 
 class UserChange(BaseModel):
-    """Only the fields given are changed; ``extension: null`` removes the extension."""
+    """Only the fields given are changed; ``extension: null`` removes the extension, ``team_id:
+    null`` takes the user out of their team."""
 
     display_name: str | None = Field(None, max_length=128)
     roles: list[Role] | None = Field(None, min_length=1)
     extension: str | None = Field(None, max_length=32)
+    team_id: int | None = Field(None, description="Move the user to this team; null: out of any team")
     active: bool | None = None
 
 
@@ -92,6 +96,7 @@ def user_out(user: User) -> UserOut:
         display_name=user.display_name,
         roles=sorted(user.role_set),
         extension=user.extension,
+        team_id=user.team_id,
         active=user.active,
         created_at=user.created_at,
         password_changed_at=user.password_changed_at,
@@ -131,7 +136,11 @@ def actor_of(user: CurrentUser, request: Request) -> service.Actor:
 
 
 def account_error(exc: service.AccountError) -> JSONResponse:
-    code = status.HTTP_404_NOT_FOUND if isinstance(exc, service.UserNotFound) else status.HTTP_400_BAD_REQUEST
+    code = status.HTTP_400_BAD_REQUEST
+    if isinstance(exc, service.UserNotFound | service.TeamNotFound):
+        code = status.HTTP_404_NOT_FOUND
+    elif isinstance(exc, service.TeamNotEmpty):
+        code = status.HTTP_409_CONFLICT
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
@@ -208,6 +217,7 @@ def create(
             roles=body.roles,
             display_name=body.display_name,
             extension=body.extension,
+            team_id=body.team_id,
             actor=actor_of(admin, request),
         )
     except service.AccountError as exc:
@@ -219,7 +229,10 @@ def create(
 @router.patch(
     "/api/users/{user_id}",
     response_model=UserOut,
-    summary="Change a user's roles, name, extension or enable/disable them (disabling ends their sessions)",
+    summary=(
+        "Change a user's roles, name, extension or team, or enable/disable them "
+        "(disabling ends their sessions)"
+    ),
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def change(
@@ -236,6 +249,8 @@ def change(
             display_name=body.display_name,
             extension=body.extension,
             clear_extension="extension" in given and body.extension is None,
+            team_id=body.team_id,
+            clear_team="team_id" in given and body.team_id is None,
         )
     except service.AccountError as exc:
         return account_error(exc)
@@ -266,6 +281,104 @@ def set_skills(
         return account_error(exc)
     seats_changed(request, background)
     return Skills(skills=service.skills_of(session, [user_id]).get(user_id, {}))
+
+
+# ----- teams (班组) -------------------------------------------------------------------------------
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    display_name: str = Field(description="Shown instead of the name when not empty")
+    members: int = Field(description="Users in the team, enabled or not")
+
+
+class TeamCreate(BaseModel):
+    name: str = Field(max_length=64, description="1 to 64 characters, unique whatever the case")
+    display_name: str = Field("", max_length=128)
+
+
+class TeamChange(BaseModel):
+    """Only the fields given are changed."""
+
+    name: str | None = Field(None, max_length=64)
+    display_name: str | None = Field(None, max_length=128)
+
+
+def team_out(session: Session, team: Team) -> TeamOut:
+    return TeamOut(
+        id=team.id,
+        name=team.name,
+        display_name=team.display_name,
+        members=service.team_sizes(session).get(team.id, 0),
+    )
+
+
+@router.get("/api/teams", response_model=list[TeamOut], summary="Every team (班组)", responses=ADMIN_ERRORS)
+def teams(admin: Admin, session: DB) -> list[TeamOut]:
+    sizes = service.team_sizes(session)
+    return [
+        TeamOut(id=t.id, name=t.name, display_name=t.display_name, members=sizes.get(t.id, 0))
+        for t in service.list_teams(session)
+    ]
+
+
+@router.post(
+    "/api/teams",
+    response_model=TeamOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a team",
+    responses=ADMIN_ERRORS,
+)
+def create_team(body: TeamCreate, request: Request, admin: Admin, session: DB) -> TeamOut | JSONResponse:
+    try:
+        team = service.create_team(
+            session, name=body.name, display_name=body.display_name, actor=actor_of(admin, request)
+        )
+    except service.AccountError as exc:
+        return account_error(exc)
+    return team_out(session, team)
+
+
+@router.patch(
+    "/api/teams/{team_id}",
+    response_model=TeamOut,
+    summary="Rename a team, or change its display name",
+    responses={**ADMIN_ERRORS, 404: {"model": Problem, "description": "No such team"}},
+)
+def change_team(
+    team_id: int, body: TeamChange, request: Request, admin: Admin, session: DB
+) -> TeamOut | JSONResponse:
+    try:
+        team = service.rename_team(
+            session,
+            team_id=team_id,
+            actor=actor_of(admin, request),
+            name=body.name,
+            display_name=body.display_name,
+        )
+    except service.AccountError as exc:
+        return account_error(exc)
+    return team_out(session, team)
+
+
+@router.delete(
+    "/api/teams/{team_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an empty team",
+    responses={
+        401: ADMIN_ERRORS[401],
+        403: ADMIN_ERRORS[403],
+        404: {"model": Problem, "description": "No such team"},
+        409: {"model": Problem, "description": "The team still has members: move them first"},
+    },
+)
+def delete_team(team_id: int, request: Request, admin: Admin, session: DB) -> Response:
+    try:
+        service.delete_team(session, team_id=team_id, actor=actor_of(admin, request))
+    except service.AccountError as exc:
+        return account_error(exc)  # returned, not raised: the refusal's audit row is kept
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def seats_changed(request: Request, background: BackgroundTasks) -> None:

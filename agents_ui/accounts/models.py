@@ -38,6 +38,8 @@ class User(Base):
     # The agent's seat (SIP extension); calls are matched to agents by it.
     extension: Mapped[str | None] = mapped_column(String(32), default=None)
     __table_args__ = (Index("ix_users_extension", "extension", unique=True),)
+    # The 班组 (team) a person works in: a supervisor sees the calls of their own team's members.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -45,6 +47,21 @@ class User(Base):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(r) for r in self.roles.split() if r in _ROLE_NAMES)
+
+
+class Team(Base):
+    """A 班组: agents working under one supervisor. No teams at all is fine (a small site)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What administrators type and see; unique whatever the case ("A班" and "a班" are one team).
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
 
 
 class AgentSkill(Base):

@@ -2,6 +2,8 @@
 
 Forms are posted URL-encoded and read with the standard library (python-multipart is not a
 dependency). Every change answers with a redirect (post/redirect/get), so reloading never repeats it.
+The one exception is each user's skills editor: a small script saves it through
+``POST /api/users/{id}/skills``, so the seats are regenerated exactly as for any API client.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from agents_ui.accounts.permissions import (
     require_page,
     safe_next,
 )
+from agents_ui.accounts.seats import QUEUE_ROLES
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from hotline.settings import Settings
@@ -123,6 +126,18 @@ def back_to_users(lang: str, **query: str) -> RedirectResponse:
     )
 
 
+def team_choice(form: dict[str, list[str]]) -> tuple[bool, int | None]:
+    """(given, team id) from a form's team selector: "" is no team; the field absent, no change."""
+    if "team_id" not in form:
+        return False, None
+    value = one(form, "team_id").strip()
+    if not value:
+        return True, None
+    if not value.isdigit():
+        raise service.AccountError("team_unknown", "no such team")
+    return True, int(value)
+
+
 @router.get("/users", response_class=HTMLResponse)
 def users_page(
     request: Request,
@@ -135,6 +150,7 @@ def users_page(
 ) -> HTMLResponse:
     language = pick_language(lang, settings.site.language)
     t = translator(language)
+    users = service.list_users(session)
     return templates.TemplateResponse(
         request,
         "users.html",
@@ -143,8 +159,14 @@ def users_page(
             "lang": language,
             "site": settings.site.name,
             "me": admin,
-            "users": service.list_users(session),
+            "users": users,
             "roles": [r.value for r in Role],
+            "teams": service.list_teams(session),
+            "team_sizes": service.team_sizes(session),
+            "skills": service.skills_of(session, [u.id for u in users]),
+            "queues": settings.queues,
+            "main_queue": settings.ivr.main_queue,
+            "answers_queues": lambda u: bool(u.role_set & QUEUE_ROLES),
             "done": t.get(f"done_{done}", ""),
             "error": t.get(f"err_{error}", ""),
             "local": lambda dt: dt.astimezone(settings.site.zone).strftime("%Y-%m-%d %H:%M"),
@@ -173,6 +195,7 @@ def create_user_submit(
             roles=form.get("roles", []),
             display_name=one(form, "display_name"),
             extension=one(form, "extension") or None,
+            team_id=team_choice(form)[1],
             actor=_actor(admin, request),
         )
     except service.AccountError as exc:
@@ -191,6 +214,7 @@ def edit_user_submit(
 ) -> Response:
     lang = language_of(request, settings, form)
     try:
+        team_given, team_id = team_choice(form)
         service.update_user(
             session,
             user_id=user_id,
@@ -199,6 +223,8 @@ def edit_user_submit(
             display_name=one(form, "display_name"),
             extension=one(form, "extension") or None,
             clear_extension=not one(form, "extension"),
+            team_id=team_id,
+            clear_team=team_given and team_id is None,
         )
     except service.AccountError as exc:
         return back_to_users(lang, error=exc.code)
@@ -240,3 +266,64 @@ def reset_password_submit(
     except service.AccountError as exc:
         return back_to_users(lang, error=exc.code)
     return back_to_users(lang, done="password")
+
+
+@router.post("/teams")
+def create_team_submit(
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    try:
+        service.create_team(
+            session,
+            name=one(form, "name"),
+            display_name=one(form, "display_name"),
+            actor=_actor(admin, request),
+        )
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="team_created")
+
+
+@router.post("/teams/{team_id}")
+def rename_team_submit(
+    team_id: int,
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    try:
+        service.rename_team(
+            session,
+            team_id=team_id,
+            actor=_actor(admin, request),
+            name=one(form, "name") if "name" in form else None,
+            display_name=one(form, "display_name") if "display_name" in form else None,
+        )
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="team_saved")
+
+
+@router.post("/teams/{team_id}/delete")
+def delete_team_submit(
+    team_id: int,
+    request: Request,
+    form: Form,
+    admin: AdminPage,
+    session: DB,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> Response:
+    lang = language_of(request, settings, form)
+    try:
+        service.delete_team(session, team_id=team_id, actor=_actor(admin, request))
+    except service.AccountError as exc:
+        return back_to_users(lang, error=exc.code)
+    return back_to_users(lang, done="team_deleted")

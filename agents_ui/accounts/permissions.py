@@ -1,8 +1,9 @@
 """Who may call what: the current user from the session cookie, and ``require(*roles)``.
 
 API routes answer 401 (no valid session) or 403 (wrong role) as JSON; pages send the browser to
-the login page instead. Resource rules (an agent sees only their own calls) live with the routes
-that read the resources, using ``CurrentUser``.
+the login page instead. Resource rules live with the routes that read the resources, using
+``CurrentUser``; whose calls a user sees is one function, ``service.team_agent_names``: an agent
+their own seat's, a supervisor their team's (every call in no team), an administrator every call.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ COOKIE = "hotline_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 EVERY_ROLE = tuple(Role)
-# Roles that see every call on the site; an agent sees their own.
+# Roles that read calls beyond their own seat: administrators every call, supervisors their team's
+# (every call when they are in no team). An agent sees their own seat's calls.
 CALL_READERS_ALL = (Role.SUPERVISOR, Role.ADMINISTRATOR)
 CALL_READERS = (Role.AGENT, *CALL_READERS_ALL)
 USER_ADMINS = (Role.ADMINISTRATOR,)

@@ -10,13 +10,14 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from agents_ui.accounts import lockout, passwords, sessions
 from agents_ui.accounts.audit import Outcome, record
-from agents_ui.accounts.models import AgentSkill, Role, User
+from agents_ui.accounts.models import AgentSkill, Role, Team, User
 from hotline.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,20 @@ class AccountError(ValueError):
 class UserNotFound(AccountError):
     def __init__(self) -> None:
         super().__init__("no_user", "no such user")
+
+
+class TeamNotFound(AccountError):
+    def __init__(self) -> None:
+        super().__init__("no_team", "no such team")
+
+
+class TeamNotEmpty(AccountError):
+    def __init__(self, members: int) -> None:
+        super().__init__(
+            "team_not_empty",
+            f"the team still has {members} member(s): move them to another team (or to none) first",
+        )
+        self.members = members
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ def create_user(
     roles: Iterable[str],
     display_name: str,
     extension: str | None = None,
+    team_id: int | None = None,
     actor: Actor = CLI,
 ) -> User:
     """Add an active user; raises AccountError if the name is taken or malformed or the password weak."""
@@ -127,6 +143,7 @@ def create_user(
         password_hash=passwords.hash_password(password),
         roles=_roles_text(role_set),
         extension=_check_extension(session, extension),
+        team_id=_known_team(session, team_id),
         active=True,
     )
     session.add(user)
@@ -138,7 +155,8 @@ def create_user(
         target=name,
         source_ip=actor.source_ip,
         outcome=Outcome.OK,
-        detail=f"roles={user.roles}",
+        detail=f"roles={user.roles}"
+        + (f" team={_team_label(session, user.team_id)}" if user.team_id else ""),
     )
     return user
 
@@ -222,8 +240,13 @@ def update_user(
     display_name: str | None = None,
     extension: str | None = None,
     clear_extension: bool = False,
+    team_id: int | None = None,
+    clear_team: bool = False,
 ) -> User:
-    """Change what an administrator may change; an administrator cannot lock themselves out."""
+    """Change what an administrator may change; an administrator cannot lock themselves out.
+
+    ``team_id`` moves the user to that team; ``clear_team`` takes them out of their team.
+    """
     user = get_user(session, user_id)
     changes: list[str] = []
     if roles is not None:
@@ -257,6 +280,11 @@ def update_user(
         if new_extension != user.extension:
             user.extension = new_extension
             changes.append(f"extension {new_extension or '-'}")
+    if clear_team or team_id is not None:
+        new_team = None if clear_team else _known_team(session, team_id)
+        if new_team != user.team_id:
+            changes.append(f"team {_team_label(session, user.team_id)} -> {_team_label(session, new_team)}")
+            user.team_id = new_team
     if changes:
         record(
             session,
@@ -268,6 +296,11 @@ def update_user(
             detail="; ".join(changes),
         )
     return user
+
+
+def assign_team(session: Session, *, user_id: int, team_id: int | None, actor: Actor) -> User:
+    """Put a user in a team (``None``: in none); audited as a user change."""
+    return update_user(session, user_id=user_id, actor=actor, team_id=team_id, clear_team=team_id is None)
 
 
 def set_skills(session: Session, *, user_id: int, skills: Mapping[str, int], actor: Actor) -> User:
@@ -323,3 +356,172 @@ def reset_password(session: Session, *, user_id: int, new_password: str, actor: 
         outcome=Outcome.OK,
     )
     return user
+
+
+# ----- teams (班组) -------------------------------------------------------------------------------
+
+
+def list_teams(session: Session) -> Sequence[Team]:
+    return session.scalars(select(Team).order_by(func.lower(Team.name), Team.id)).all()
+
+
+def team_sizes(session: Session) -> dict[int, int]:
+    """team id -> how many users (active or not) are in it; empty teams are absent."""
+    rows = session.execute(
+        select(User.team_id, func.count(User.id)).where(User.team_id.is_not(None)).group_by(User.team_id)
+    )
+    return {team_id: count for team_id, count in rows if team_id is not None}
+
+
+def get_team(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise TeamNotFound()
+    return team
+
+
+def _known_team(session: Session, team_id: int | None) -> int | None:
+    if team_id is None:
+        return None
+    if session.get(Team, team_id) is None:
+        raise AccountError("team_unknown", f"no team with id {team_id}")
+    return team_id
+
+
+def _team_label(session: Session, team_id: int | None) -> str:
+    team = session.get(Team, team_id) if team_id is not None else None
+    return team.name if team is not None else "-"
+
+
+def _check_team_name(session: Session, name: str, team_id: int | None = None) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 64 or not name.isprintable():
+        raise AccountError("team_name_invalid", "team name: 1 to 64 printable characters")
+    holder = session.scalar(select(Team.id).where(func.lower(Team.name) == name.lower()))
+    if holder is not None and holder != team_id:
+        raise AccountError("team_name_taken", "another team has that name")
+    return name
+
+
+def _check_team_display_name(display_name: str) -> str:
+    display_name = display_name.strip()
+    if len(display_name) > 128 or not display_name.isprintable():
+        raise AccountError("team_name_invalid", "team display name: at most 128 printable characters")
+    return display_name
+
+
+def create_team(session: Session, *, name: str, display_name: str = "", actor: Actor = CLI) -> Team:
+    team = Team(name=_check_team_name(session, name), display_name=_check_team_display_name(display_name))
+    session.add(team)
+    session.flush()
+    record(
+        session,
+        actor=actor.username,
+        action="team.create",
+        target=team.name,
+        source_ip=actor.source_ip,
+        outcome=Outcome.OK,
+        detail=f"display name {team.display_name}" if team.display_name else "",
+    )
+    return team
+
+
+def rename_team(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor,
+    name: str | None = None,
+    display_name: str | None = None,
+) -> Team:
+    """Change a team's name or display name (an empty display name shows the name instead)."""
+    team = get_team(session, team_id)
+    changes: list[str] = []
+    old_name = team.name
+    if name is not None:
+        new_name = _check_team_name(session, name, team.id)
+        if new_name != team.name:
+            changes.append(f"name {team.name} -> {new_name}")
+            team.name = new_name
+    if display_name is not None:
+        new_display = _check_team_display_name(display_name)
+        if new_display != team.display_name:
+            changes.append(f"display name {team.display_name or '-'} -> {new_display or '-'}")
+            team.display_name = new_display
+    if changes:
+        record(
+            session,
+            actor=actor.username,
+            action="team.update",
+            target=old_name,
+            source_ip=actor.source_ip,
+            outcome=Outcome.OK,
+            detail="; ".join(changes),
+        )
+    return team
+
+
+def delete_team(session: Session, *, team_id: int, actor: Actor) -> None:
+    """Remove an empty team. A team with members is refused (and the refusal audited): moving its
+    people is a decision about who supervises them, so it is never done as a side effect."""
+    team = get_team(session, team_id)
+    members = session.scalar(select(func.count(User.id)).where(User.team_id == team.id)) or 0
+    if members:
+        record(
+            session,
+            actor=actor.username,
+            action="team.delete",
+            target=team.name,
+            source_ip=actor.source_ip,
+            outcome=Outcome.INVALID,
+            detail=f"{members} member(s) left",
+        )
+        raise TeamNotEmpty(members)
+    session.delete(team)
+    session.flush()
+    record(
+        session,
+        actor=actor.username,
+        action="team.delete",
+        target=team.name,
+        source_ip=actor.source_ip,
+        outcome=Outcome.OK,
+    )
+
+
+# ----- whose calls a user sees --------------------------------------------------------------------
+
+
+class Someone(Protocol):
+    """A logged-in user (permissions.CurrentUser) or a User row: only the id is read."""
+
+    @property
+    def id(self) -> int: ...
+
+
+def seat_names(username: str, extension: str | None) -> list[str]:
+    """What a call row's ``agent`` (the queue member name) holds when this person answered it: the
+    username for a web seat; the extension, ``seat<ext>`` or ``PJSIP/seat<ext>`` for a fixed one."""
+    if not extension:
+        return [username]
+    return [username, extension, f"seat{extension}", f"PJSIP/seat{extension}"]
+
+
+def team_agent_names(session: Session, user: Someone) -> frozenset[str] | None:
+    """The seat names whose calls (and seats) ``user`` may see; ``None``: every one, no restriction.
+
+    - an administrator, or a supervisor in no team (a small site has no teams): ``None``;
+    - a supervisor in a team: the seats of every member of that team (their own included);
+    - anyone else (an agent, a duty leader): their own seat only.
+    Duty leaders answer calls from the agent console and are treated as agents here.
+    """
+    me = session.get(User, user.id)
+    if me is None:
+        return frozenset()
+    roles = me.role_set
+    if Role.ADMINISTRATOR in roles or (Role.SUPERVISOR in roles and me.team_id is None):
+        return None
+    if Role.SUPERVISOR in roles:
+        members = session.execute(select(User.username, User.extension).where(User.team_id == me.team_id))
+        return frozenset(name for username, extension in members for name in seat_names(username, extension))
+    return frozenset(seat_names(me.username, me.extension))

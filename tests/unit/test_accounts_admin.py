@@ -158,6 +158,8 @@ def test_given_the_openapi_document_when_read_then_every_api_route_is_there_with
         "/api/users/{user_id}/password",
         "/api/audit",
         "/api/users/{user_id}/skills",
+        "/api/teams",
+        "/api/teams/{team_id}",
         "/api/seat",
         "/api/seat/login",
         "/api/seat/logout",

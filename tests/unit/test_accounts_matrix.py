@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
-from agents_ui.accounts import sessions
+from agents_ui.accounts import service, sessions
 from agents_ui.accounts.models import Role, User
 from agents_ui.accounts.permissions import COOKIE
 from agents_ui.app import create_app
@@ -59,6 +59,13 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/users/{user_id}/active"): ADMIN,
     ("POST", "/users/{user_id}/password"): ADMIN,
     ("POST", "/api/users/{user_id}/skills"): ADMIN,
+    ("GET", "/api/teams"): ADMIN,
+    ("POST", "/api/teams"): ADMIN,
+    ("PATCH", "/api/teams/{team_id}"): ADMIN,
+    ("DELETE", "/api/teams/{team_id}"): ADMIN,
+    ("POST", "/teams"): ADMIN,
+    ("POST", "/teams/{team_id}"): ADMIN,
+    ("POST", "/teams/{team_id}/delete"): ADMIN,
     ("GET", "/agent"): SEAT,
     ("GET", "/api/seat"): SEAT,
     ("POST", "/api/seat/login"): SEAT,
@@ -90,6 +97,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/users/{user_id}/active"): {"data": {"active": "1"}},
     ("POST", "/users/{user_id}/password"): {"data": {"password": PASSWORD}},
     ("POST", "/api/users/{user_id}/skills"): {"json": {"skills": {"main": 0}}},
+    ("POST", "/api/teams"): {"json": {"name": "一班 api"}},
+    ("PATCH", "/api/teams/{team_id}"): {"json": {"display_name": "第一班"}},
+    ("POST", "/teams"): {"data": {"name": "一班 page"}},
+    ("POST", "/teams/{team_id}"): {"data": {"display_name": "第一班"}},
+    # The target's team has a member, so the deletes are refused (409) and the team stays for the
+    # next role; a refusal for a rule, not for the role, is what "allowed" means here.
     ("POST", "/api/seat/pause"): {"json": {"reason": "meal"}},
     ("POST", "/api/seat/wrap-up"): {"json": {"uniqueid": "1.1", "disposition": "resolved"}},
     ("POST", "/api/supervise"): {"json": {"agent": "target", "mode": "listen"}},
@@ -164,8 +177,9 @@ def mint_cookie(app: FastAPI, user_id: int) -> str:
         return sessions.start(session, user=user, source_ip="testclient")
 
 
-def call(client: TestClient, method: str, path: str, target_id: int) -> int:
+def call(client: TestClient, method: str, path: str, target_id: int, team_id: int = 0) -> int:
     url = path.replace("{user_id}", str(target_id)).replace("{uniqueid}", "1.1")
+    url = url.replace("{team_id}", str(team_id))
     if method == "WEBSOCKET":
         return open_socket(client, url)
     if method == "UNKNOWN":
@@ -191,6 +205,9 @@ def test_given_every_role_when_every_route_is_called_then_only_the_rule_roles_ge
     db = app.state.db
     users = {role: add_user(db, f"u-{role.value}".replace("_", "-"), role) for role in Role}
     target = add_user(db, "target", Role.AGENT, password=PASSWORD)
+    with db.unit_of_work() as session:
+        team = service.create_team(session, name="target's team").id
+        service.assign_team(session, user_id=target, team_id=team, actor=service.CLI)
     refused: list[str] = []
     with TestClient(app, headers={"origin": ORIGIN}) as client:
         for method, path in route_methods(app):
@@ -199,7 +216,7 @@ def test_given_every_role_when_every_route_is_called_then_only_the_rule_roles_ge
                 client.cookies.clear()
                 if role is not None:
                     client.cookies.set(COOKIE, mint_cookie(app, users[role]))
-                status = call(client, method, path, target)
+                status = call(client, method, path, target, team)
                 allowed = rule == PUBLIC or (role is not None and role in rule)
                 if allowed and status in (401, 403):
                     refused.append(f"{method} {path} as {role}: refused ({status}) but the rule allows it")
