@@ -37,6 +37,8 @@ RESERVED_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T", "fax", 
 QUEUE_OPTIONS = ""
 # A seat reaches a queue (e.g. to transfer a caller to it) by dialling queue-<name>.
 TRANSFER_QUEUE_PREFIX = "queue-"
+# The label in hotline-inbound where a flow starts; queues' overflow flows jump to it.
+RUN_FLOW = "run-flow"
 # Characters a queue name can have (settings.NAME_PATTERN). '-' comes first because FILTER()
 # reads "x-y" as a range.
 _QUEUE_NAME_CHARS = "-a-z0-9_"
@@ -121,7 +123,8 @@ def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> No
         f"Set(CHANNEL(language)={language})",
         "Answer()",
         Why("Cleared so nothing but this call's flow can mark it finished or choose its route."),
-        f"Set({cv.FLOW_DONE}=)",
+        Why(f"A queue's overflow flow (its {cv.FLOW} set by {QUEUES}) enters here too."),
+        (RUN_FLOW, f"Set({cv.FLOW_DONE}=)"),
         f"Set({cv.ROUTE}=)",
         f"Set({cv.QUEUE}=)",
         Why("The trunk's context chose the mode and flow from the settings, never from the caller."),
@@ -175,8 +178,11 @@ def _inbound(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> No
     _extension(section, "overflow", overflow)
 
 
-def _queues(conf: ConfigFile, settings: Settings) -> None:
+def _queues(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> None:
     main = settings.ivr.main_queue
+    prompts = dialplan_literal(str(layout.prompts), source="site.state_dir")
+    # The call's own language (set in hotline-inbound from the settings, never by the caller).
+    goodbye = f"{prompts}/${{{cv.LANGUAGE}}}/goodbye"
     section = conf.section(QUEUES, "One extension per queue. Anything else reaches the main queue.")
     for index, queue in enumerate(settings.queues):
         if queue.name in RESERVED_EXTENSIONS:
@@ -185,20 +191,42 @@ def _queues(conf: ConfigFile, settings: Settings) -> None:
                 "dialplan; choose another queue name"
             )
         name = dialplan_literal(queue.name, source=f"queues[{index}].name")
+        overflow_flow = dialplan_literal(queue.overflow_flow, source=f"queues[{index}].overflow_flow")
         args = [name]
         if queue.max_wait:
             args += [QUEUE_OPTIONS, "", "", str(queue.max_wait)]
-        _extension(
-            section,
-            name,
-            [f"Set({_inherit(cv.QUEUE)}={name})", f"Queue({','.join(args)})", "Hangup()"],
-        )
+        steps: list[Step] = [f"Set({_inherit(cv.QUEUE)}={name})", f"Queue({','.join(args)})"]
+        _extension(section, name, steps + _overflow(overflow_flow, goodbye))
     section.comment(
         "s: an empty queue name (Goto keeps the current extension, s). i: a name that is not a queue."
     )
     section.comment("Both go to the main queue so a flow's bad choice still reaches people.")
     _extension(section, "s", [f"Goto({main},1)"])
     _extension(section, "i", [f"Goto({main},1)"])
+
+
+def _overflow(flow: str, goodbye: str) -> list[Step]:
+    """After Queue() returns: a caller the queue gave up on runs the overflow flow, once per call."""
+    status = '"${QUEUESTATUS}"'
+    done = f'"${{{cv.QUEUE_OVERFLOW}}}"'
+    return [
+        Why("QUEUESTATUS is app_queue's own word. TIMEOUT when max_wait passed, FULL at max_callers."),
+        Why("Anything else (the caller or agent hung up, a transfer) ends the call here."),
+        f'GotoIf($[{status} = "TIMEOUT"]?overflow-{cv.QUEUE_OVERFLOW_TIMEOUT})',
+        f'GotoIf($[{status} = "FULL"]?overflow-{cv.QUEUE_OVERFLOW_FULL})',
+        "Hangup()",
+        (f"overflow-{cv.QUEUE_OVERFLOW_TIMEOUT}", f'GotoIf($[{done} != ""]?given-up)'),
+        f"Set({cv.QUEUE_OVERFLOW}={cv.QUEUE_OVERFLOW_TIMEOUT})",
+        "Goto(run-overflow)",
+        (f"overflow-{cv.QUEUE_OVERFLOW_FULL}", f'GotoIf($[{done} != ""]?given-up)'),
+        f"Set({cv.QUEUE_OVERFLOW}={cv.QUEUE_OVERFLOW_FULL})",
+        Why("The overflow flow runs like any flow (FastAGI, completion check, fallback)."),
+        ("run-overflow", f"Set({cv.FLOW}={flow})"),
+        f"Goto({INBOUND},s,{RUN_FLOW})",
+        Why("A second give-up in the same call (the overflow flow queued again): no loop."),
+        ("given-up", f"Playback({goodbye})"),
+        "Hangup()",
+    ]
 
 
 def _fallback(conf: ConfigFile, settings: Settings) -> None:
@@ -237,7 +265,7 @@ def render(settings: Settings, layout: InstanceLayout) -> ConfigFile:
             conf, dahdi.E1_TRUNK, "E1 spans (chan_dahdi.conf sends every B channel here)", flow, "fastagi"
         )
     _inbound(conf, settings, layout)
-    _queues(conf, settings)
+    _queues(conf, settings, layout)
     _fallback(conf, settings)
     _seats(conf, settings)
     return conf

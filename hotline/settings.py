@@ -216,6 +216,11 @@ class QueueSettings(_Section):
     service_level: int = Field(15, ge=1, le=3600, description="Answer-within target in seconds")
     max_wait: int = Field(0, ge=0, le=7200, description="0: wait for ever")
     max_callers: int = Field(0, ge=0, le=10000)
+    overflow_flow: str = Field(
+        "queue_overflow",
+        pattern=NAME_PATTERN,
+        description="IVR flow for a caller nobody answered within max_wait, or who found the queue full",
+    )
 
 
 class SeatSettings(_Section):

@@ -49,8 +49,14 @@ def call_uniqueid(env: Mapping[str, str]) -> str:
     return value if _UNIQUEID.fullmatch(value) else "unknown"
 
 
-async def run_flow(flow: Flow, channel: CallChannel, context: FlowContext) -> FlowOutcome:
-    """Run ``flow`` on the call until it queues or hangs up; CallerHungUp propagates."""
+async def run_flow(
+    flow: Flow, channel: CallChannel, context: FlowContext, *, walked_before: tuple[str, ...] = ()
+) -> FlowOutcome:
+    """Run ``flow`` on the call until it queues or hangs up; CallerHungUp propagates.
+
+    ``walked_before``: steps of an earlier flow in the same call (a queue's overflow flow runs
+    after the caller's first flow); they lead the outcome's path but count for no limit here.
+    """
     call = CallState(channel, context, call_uniqueid(channel.env))
     await channel.answer()
     step_id = flow.start
@@ -72,7 +78,7 @@ async def run_flow(flow: Flow, channel: CallChannel, context: FlowContext) -> Fl
     outcome = FlowOutcome(
         route=end.route,
         queue=end.queue,
-        path=tuple(call.path),
+        path=walked_before + tuple(call.path),
         variables=MappingProxyType(dict(call.variables)),
         voicemail_path=call.voicemail_path,
         reason=end.reason,

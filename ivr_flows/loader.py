@@ -45,9 +45,20 @@ def load_all(settings: Settings, *, registry: StepRegistry = default_registry) -
             flows[name] = _load_file(path, settings, registry)
         except FlowError as exc:
             problems.extend(exc.problems)
+    problems.extend(_missing_flows(settings, flows))
     if problems:
         raise FlowError(problems)
     return flows
+
+
+def _missing_flows(settings: Settings, flows: dict[str, Flow]) -> list[str]:
+    """Settings that name a flow no file defines: caught before Asterisk is told to use them."""
+    named = [("ivr.flow", settings.ivr.flow)]
+    named += [(f"trunks[{i}].flow", t.flow) for i, t in enumerate(settings.trunks) if t.flow]
+    named += [(f"queues[{i}].overflow_flow", q.overflow_flow) for i, q in enumerate(settings.queues)]
+    known = ", ".join(sorted(flows)) or "none"
+    missing = [(key, name) for key, name in named if name not in flows]
+    return [f"{key}: no flow named {name!r}; known flows: {known}" for key, name in missing]
 
 
 def flow_from_yaml(

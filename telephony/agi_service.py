@@ -47,6 +47,7 @@ class FlowRunner:
         self._contexts = {
             lang: FlowContext.from_settings(settings, language=lang) for lang in ("zh-CN", "en")
         }
+        self._overflow_flows = frozenset(q.overflow_flow for q in settings.queues)
         self.finished = 0
         self.fell_back = 0
 
@@ -54,7 +55,12 @@ class FlowRunner:
         name = flow_name_of(conn.env.get("agi_network_script", ""), self.flows, self._settings.ivr.flow)
         language = conn.env.get("agi_language", "")
         context = self._contexts.get(language, self._contexts[self._settings.site.language])
-        flow = asyncio.ensure_future(run_flow(self.flows[name], conn, context))
+        walked: tuple[str, ...] = ()
+        if name in self._overflow_flows:
+            # The caller already walked a flow before the queue gave up: keep its steps in the path.
+            earlier = await conn.get_variable(cv.IVR_PATH) or ""
+            walked = tuple(step for step in earlier.split(",") if step)
+        flow = asyncio.ensure_future(run_flow(self.flows[name], conn, context, walked_before=walked))
         why = await self._supervise(flow, conn)
         if why is not None:
             self.fell_back += 1
@@ -102,10 +108,14 @@ class FlowRunner:
             # before the message was registered: put the row right.
             call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
             if call is not None:
-                call.ivr_path = call.ivr_path or ",".join(outcome.path)
+                # The flow's own path is the whole one (an overflow flow's includes the first flow).
+                walked = ",".join(outcome.path)
+                if walked.startswith(call.ivr_path):
+                    call.ivr_path = walked
                 if call.ended_at is not None and call.disposition in (
                     Disposition.IVR_ONLY,
                     Disposition.FAILED,
+                    Disposition.OVERFLOW,  # a queue's overflow flow took this message
                 ):
                     call.disposition = Disposition.VOICEMAIL
 

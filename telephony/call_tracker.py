@@ -62,6 +62,13 @@ def _is_caller_channel(ch: dict[str, Any]) -> bool:
     )
 
 
+# Why a queue gave a caller up (the dialplan's HOTLINE_QUEUE_OVERFLOW), for the call row.
+_QUEUE_GAVE_UP = {
+    cv.QUEUE_OVERFLOW_TIMEOUT: "nobody answered within max_wait",
+    cv.QUEUE_OVERFLOW_FULL: "the queue was full (max_callers)",
+}
+
+
 @dataclass
 class StuckCall:
     """A call inside AGI(): since when, and since when no AGI command has been running."""
@@ -208,7 +215,11 @@ class CallTracker:
         variables = event.get("ChanVariable") or {}
         call.ended_at = now
         call.hangup_cause = _clip(event.get("Cause-txt") or event.get("Cause"), 64)
-        call.ivr_path = _clip(variables.get(cv.IVR_PATH), 2000) or call.ivr_path
+        path = _clip(variables.get(cv.IVR_PATH), 2000)
+        # The row may already hold a longer path: a message taken by a queue's overflow flow is
+        # registered with both flows' steps, while the channel still shows the first flow's.
+        if not call.ivr_path.startswith(path):
+            call.ivr_path = path
         call.route = _clip(variables.get(cv.ROUTE), 20) or call.route
         if not call.queue:
             call.queue = _clip(variables.get(cv.QUEUE), 40)
@@ -218,6 +229,9 @@ class CallTracker:
             )
         )
         call.disposition = self._disposition(call, variables, has_voicemail is not None)
+        gave_up = _QUEUE_GAVE_UP.get(variables.get(cv.QUEUE_OVERFLOW, ""))
+        if gave_up and call.agent_connected_at is None:
+            call.end_reason = f"queue {call.queue or '?'}: {gave_up}; the queue's overflow flow ran"
         log.info(
             "call ended", extra={"call": uid, "disposition": call.disposition, "cause": call.hangup_cause}
         )
@@ -230,6 +244,8 @@ class CallTracker:
             return Disposition.OVERFLOW
         if has_voicemail:
             return Disposition.VOICEMAIL
+        if variables.get(cv.QUEUE_OVERFLOW):
+            return Disposition.OVERFLOW
         if call.queued_at is not None:
             return Disposition.ABANDONED
         if call.answered_at is not None:

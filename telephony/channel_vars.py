@@ -27,6 +27,11 @@ LANGUAGE: Final = "HOTLINE_LANGUAGE"
 OVERFLOW: Final = "HOTLINE_OVERFLOW"
 OVERFLOW_TRUNK: Final = "trunk"
 OVERFLOW_CAPACITY: Final = "capacity"
+# Set by the dialplan when a queue gave the caller up: "timeout" (max_wait passed) or "full"
+# (max_callers). The caller then runs the queue's overflow flow, once per call.
+QUEUE_OVERFLOW: Final = "HOTLINE_QUEUE_OVERFLOW"
+QUEUE_OVERFLOW_TIMEOUT: Final = "timeout"
+QUEUE_OVERFLOW_FULL: Final = "full"
 # How this trunk's calls run their flow: fastagi, classic_agi or dialplan (settings trunks.ivr_mode).
 IVR_MODE: Final = "HOTLINE_IVR_MODE"
 
@@ -38,7 +43,7 @@ ROUTES: Final = frozenset({ROUTE_QUEUE, ROUTE_HANGUP})
 
 # Variables the AMI manager adds to every channel event (manager.conf channelvars), so the
 # call tracker learns the IVR path and queue without polling.
-AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW)
+AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW, QUEUE_OVERFLOW)
 
 # GROUP() categories counted for the channel limits: all inbound calls, and per trunk.
 GROUP_INBOUND: Final = "hotline_inbound"

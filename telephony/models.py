@@ -17,7 +17,9 @@ class Disposition(StrEnum):
     ABANDONED = "abandoned"  # the caller hung up while waiting in a queue
     IVR_ONLY = "ivr_only"  # ended in the IVR (hung up during greeting, flow chose hangup)
     VOICEMAIL = "voicemail"  # after-hours message left
-    OVERFLOW = "overflow"  # turned away because every channel was busy
+    # Turned away: every channel was busy, or the queue gave up (max_wait, max_callers) and the
+    # caller left no message in its overflow flow.
+    OVERFLOW = "overflow"
     FAILED = "failed"  # never got into the IVR (e.g. rejected before answer)
     ABNORMAL = "abnormal"  # the call was live when Asterisk went away; closed on recovery
 

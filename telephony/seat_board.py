@@ -51,6 +51,7 @@ class QueueView:
     name: str
     title: str
     service_level_seconds: int
+    max_wait_seconds: int = 0  # 0: callers wait for ever
     waiting: dict[str, Caller] = field(default_factory=dict)  # by Uniqueid, in join order
     today: DayCounts = field(default_factory=DayCounts)
 
@@ -77,7 +78,9 @@ class SeatBoard:
         self._clock = clock
         self._reasons = pause_reasons(settings)
         self._wrapup = {q.name: q.wrapup_seconds for q in settings.queues}
-        self.queues = {q.name: QueueView(q.name, q.title, q.service_level) for q in settings.queues}
+        self.queues = {
+            q.name: QueueView(q.name, q.title, q.service_level, q.max_wait) for q in settings.queues
+        }
         self.entries: dict[str, SeatEntry] = {}
         self.machines: dict[str, AgentMachine] = {}  # by agent
         self._by_interface: dict[str, str] = {}
@@ -159,8 +162,12 @@ class SeatBoard:
         if name == "QueueCallerJoin":
             queue.waiting[uid] = Caller(uid, str(event.get("CallerIDNum", "")), self._clock())
         elif name == "QueueCallerAbandon":
-            t = queue.today
-            queue.today = DayCounts(t.answered, t.abandoned + 1, t.answered_in_sl)
+            # app_queue says "abandon" also when max_wait passed; that caller did not give up (they
+            # run the overflow flow) and the call rows do not count them as abandoned either.
+            held = _seconds(event.get("HoldTime"))
+            if not (queue.max_wait_seconds and held >= queue.max_wait_seconds):
+                t = queue.today
+                queue.today = DayCounts(t.answered, t.abandoned + 1, t.answered_in_sl)
             queue.waiting.pop(uid, None)
         else:
             queue.waiting.pop(uid, None)

@@ -49,7 +49,7 @@ RTP = (31000 + 1000 * SLOT, 31999 + 1000 * SLOT)
 TRUNK_PORTS = {
     name: 25080 + _SHIFT + offset
     for offset, name in enumerate(
-        ("carrier", "nightline", "faulty", "stuck", "menu", "classic", "desk", "least")
+        ("carrier", "nightline", "faulty", "stuck", "menu", "classic", "desk", "least", "lonely")
     )
 }
 REDIS_PORT = 26379 + _SHIFT
@@ -57,6 +57,7 @@ REDIS_PORT = 26379 + _SHIFT
 # "least" queue (least-recent strategy) takes the "least" trunk's callers.
 DESK_QUEUE = "desk"
 LEAST_QUEUE = "least"
+LONELY_QUEUE, LONELY_MAX_WAIT = "lonely", 4
 SEAT_PORTS = {"1001": 25071 + _SHIFT, "1002": 25072 + _SHIFT}
 CHANNEL_LIMIT = 4
 
@@ -72,6 +73,7 @@ def settings_toml(state_dir: Path) -> str:
         "classic": "default_12345",
         "desk": "desk_test",
         "least": "least_test",
+        "lonely": "lonely_test",
     }
     trunks = "\n".join(
         f'[[trunks]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n'
@@ -144,6 +146,14 @@ title = "web seats, least recent first"
 strategy = "leastrecent"
 timeout = 15
 wrapup_until_done = true
+
+# Nobody ever sits here: callers wait max_wait, then run the shipped overflow flow.
+[[queues]]
+name = "{LONELY_QUEUE}"
+strategy = "ringall"
+timeout = 5
+wrapup_time = 0
+max_wait = {LONELY_MAX_WAIT}
 
 {trunks}
 {seats}

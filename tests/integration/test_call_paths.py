@@ -11,6 +11,8 @@ from pathlib import Path
 from recording.models import Recording
 from telephony.sipp.runner import CallerId
 from tests.integration.harness import (
+    LONELY_MAX_WAIT,
+    LONELY_QUEUE,
     AmiRecorder,
     Platform,
     closed_rows_since,
@@ -105,6 +107,38 @@ def test_given_the_after_hours_branch_when_the_caller_speaks_then_the_message_is
     audio = Path(f"{kept.path}.{kept.format}")
     assert audio.exists() and audio.stat().st_size > 8000  # more than half a second of 8 kHz PCM
     assert kept.kind == "voicemail"
+
+
+def test_given_nobody_answers_within_max_wait_when_the_queue_gives_up_then_the_caller_leaves_a_message(
+    clean_platform: Platform, ami: AmiRecorder, tmp_path: Path
+) -> None:
+    platform = clean_platform
+    first = platform.last_call_id()
+    # The "lonely" queue has no agents and max_wait 4 s; its overflow flow is the shipped one.
+    prompts = platform.state_dir / "prompts" / "zh-CN"
+    before_beep = LONELY_MAX_WAIT + sum(
+        wav_seconds(prompts / f"{name}.wav") for name in ("queue_busy", "voicemail_beep_hint")
+    )
+    place_calls(
+        platform,
+        "lonely",
+        tmp_path / "caller",
+        text=SPOKEN,
+        talk_seconds=before_beep + 10,
+        silence_first=before_beep + 1,
+    )
+    [row] = closed_rows_since(platform, first, timeout=45)
+    assert row.queue == LONELY_QUEUE
+    assert row.disposition == "voicemail", (row.ivr_path, row.disposition, row.end_reason)
+    assert row.ivr_path == "to_lonely,sorry,leave_message"
+    assert (
+        row.end_reason
+        == f"queue {LONELY_QUEUE}: nobody answered within max_wait; the queue's overflow flow ran"
+    )
+    with platform.db.unit_of_work() as session:
+        kept = session.query(Recording).filter_by(call_uniqueid=row.uniqueid).one()
+    assert kept.kind == "voicemail"
+    assert Path(f"{kept.path}.{kept.format}").stat().st_size > 8000
 
 
 def test_given_the_classic_agi_trunk_when_a_call_arrives_then_the_same_flow_runs_as_a_process(

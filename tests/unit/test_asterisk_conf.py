@@ -221,6 +221,9 @@ ALLOWED_DIALPLAN_VARS = {
     cv.QUEUE,
     cv.FLOW,
     cv.IVR_MODE,
+    cv.QUEUE_OVERFLOW,
+    cv.LANGUAGE,  # set from site.language, part of a prompt path only
+    "QUEUESTATUS",  # app_queue's result: one of its own fixed words
     "GROUP_COUNT",
     "FILTER",
 }
@@ -279,7 +282,7 @@ def test_after_agi_the_fall_through_path_is_the_fallback() -> None:
     agi = next(i for i, line in enumerate(lines) if "AGI(agi://127.0.0.1:4573/" in line)
     assert lines[agi] == f"same => n,AGI(agi://127.0.0.1:4573/${{FILTER(-a-z0-9_,${{{cv.FLOW}}})}})"
     assert lines[agi - 5 : agi - 2] == [
-        f"same => n,Set({cv.FLOW_DONE}=)",
+        f"same => n(run-flow),Set({cv.FLOW_DONE}=)",
         f"same => n,Set({cv.ROUTE}=)",
         f"same => n,Set({cv.QUEUE}=)",
     ]
@@ -299,17 +302,39 @@ def test_every_queue_has_an_extension_and_strays_reach_the_main_queue() -> None:
     assert lines[:3] == [
         f"exten => main,1,Set(__{cv.QUEUE}=main)",
         "same => n,Queue(main)",
-        "same => n,Hangup()",
+        'same => n,GotoIf($["${QUEUESTATUS}" = "TIMEOUT"]?overflow-timeout)',
     ]
-    assert lines[3:6] == [
-        f"exten => complaints,1,Set(__{cv.QUEUE}=complaints)",
-        "same => n,Queue(complaints,,,,300)",
-        "same => n,Hangup()",
-    ]
+    complaints = lines.index(f"exten => complaints,1,Set(__{cv.QUEUE}=complaints)")
+    assert lines[complaints + 1] == "same => n,Queue(complaints,,,,300)"
     assert "exten => s,1,Goto(main,1)" in lines
     assert "exten => i,1,Goto(main,1)" in lines
     for queue in ("main", "complaints"):
         assert options(files["queues.conf"], queue)
+
+
+def test_a_queue_that_gives_up_runs_its_overflow_flow_once() -> None:
+    settings = make_settings(
+        queues=[{"name": "main", "max_wait": 60, "overflow_flow": "night_desk"}, {"name": "complaints"}],
+    )
+    lines = dialplan(render(settings)["extensions.conf"], "hotline-queues")
+    main = lines[: lines.index("exten => s,1,Goto(main,1)")]
+    assert main[1] == "same => n,Queue(main,,,,60)"
+    # Only app_queue's give-ups overflow; a finished or abandoned call just ends.
+    assert main[2:5] == [
+        'same => n,GotoIf($["${QUEUESTATUS}" = "TIMEOUT"]?overflow-timeout)',
+        'same => n,GotoIf($["${QUEUESTATUS}" = "FULL"]?overflow-full)',
+        "same => n,Hangup()",
+    ]
+    # Each give-up is marked for the call row, then the flow runs from the inbound path's flow start.
+    for why in ("timeout", "full"):
+        at = next(i for i, line in enumerate(main) if line.startswith(f"same => n(overflow-{why})"))
+        assert f'$["${{{cv.QUEUE_OVERFLOW}}}" != ""]?given-up' in main[at]
+        assert main[at + 1] == f"same => n,Set({cv.QUEUE_OVERFLOW}={why})"
+    run = main.index(f"same => n(run-overflow),Set({cv.FLOW}=night_desk)")
+    assert main[run + 1] == "same => n,Goto(hotline-inbound,s,run-flow)"
+    # A second give-up (the overflow flow queued again) says goodbye instead of looping.
+    assert main[-2].startswith("same => n(given-up),Playback(") and main[-2].endswith("/goodbye)")
+    assert main[-1] == "same => n,Hangup()"
 
 
 def test_fallback_marks_the_route_and_goes_to_the_main_queue() -> None:

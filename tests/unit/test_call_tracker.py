@@ -291,6 +291,23 @@ async def test_given_every_channel_busy_when_the_call_is_turned_away_then_the_ro
     assert call.hangup_cause == "User busy"
 
 
+async def test_given_a_queue_that_gave_up_on_the_caller_when_the_call_ends_then_the_row_says_why(tracker, db):
+    caller = Caller()
+
+    await feed(
+        tracker,
+        caller.new_channel(),
+        caller.answered(),
+        caller.enters("Queue", "main"),
+        caller.joins_queue("main"),
+        caller.hangup({"HOTLINE_QUEUE_OVERFLOW": "timeout", "HOTLINE_IVR_PATH": "sorry,leave_message"}),
+    )
+
+    call = row(db, caller.uniqueid)
+    assert call.disposition == Disposition.OVERFLOW
+    assert call.end_reason == "queue main: nobody answered within max_wait; the queue's overflow flow ran"
+
+
 async def test_given_a_voicemail_recorded_for_the_call_when_it_ends_then_the_row_is_voicemail(tracker, db):
     caller = Caller()
     other = Caller("1732178400.7", channel="PJSIP/carrier-00000007")

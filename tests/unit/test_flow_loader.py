@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import IvrSettings, QueueSettings, Settings
+from hotline.settings import IvrSettings, QueueSettings, Settings, TrunkSettings
 from ivr_flows.errors import FlowError
 from ivr_flows.loader import load_all, load_flow
 from ivr_flows.schema import HangupStep, PlayStep, QueueStep
@@ -48,12 +48,25 @@ def test_given_a_site_flow_of_the_same_name_when_loading_then_the_site_flow_wins
     (tmp_path / "default_12345.yaml").write_text(OVERRIDE, encoding="utf-8")
     flow = load_flow("default_12345", site(tmp_path))
     assert set(flow.steps) == {"greet", "to_agent"}
-    assert set(load_all(site(tmp_path))) == {"default_12345"}
+    assert set(load_all(site(tmp_path))) == {"default_12345", "queue_overflow"}
+
+
+def test_given_settings_naming_a_flow_nobody_wrote_when_loading_all_then_each_key_is_named() -> None:
+    settings = Settings(
+        queues=(QueueSettings(name="main", overflow_flow="night_desk"),),
+        trunks=(TrunkSettings(name="carrier", host="127.0.0.1", port=5080, flow="nigth"),),
+    )
+    with pytest.raises(FlowError) as error:
+        load_all(settings)
+    assert error.value.problems == [
+        "trunks[0].flow: no flow named 'nigth'; known flows: default_12345, queue_overflow",
+        "queues[0].overflow_flow: no flow named 'night_desk'; known flows: default_12345, queue_overflow",
+    ]
 
 
 def test_given_an_extra_site_flow_when_loading_all_then_both_are_there(tmp_path: Path) -> None:
     (tmp_path / "night.yaml").write_text(OVERRIDE.replace("default_12345", "night"), encoding="utf-8")
-    assert set(load_all(site(tmp_path))) == {"default_12345", "night"}
+    assert set(load_all(site(tmp_path))) == {"default_12345", "night", "queue_overflow"}
 
 
 def test_given_an_unknown_name_when_loading_then_the_known_flows_are_listed() -> None:

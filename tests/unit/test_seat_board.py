@@ -119,6 +119,18 @@ def test_given_a_caller_who_hangs_up_waiting_when_abandoned_then_the_service_lev
     assert (gone["waiting"], gone["abandoned_today"], gone["service_level"]) == ([], 1, 0.0)
 
 
+def test_given_a_caller_the_queue_gave_up_on_when_app_queue_says_abandon_then_it_is_not_counted() -> None:
+    settings = Settings(queues=(QueueSettings(name="main"), QueueSettings(name="desk", max_wait=30)))
+    board = SeatBoard(settings, [AGENT], clock=Clock())
+    board.on_event({"Event": "QueueCallerJoin", "Queue": "desk", "Uniqueid": "1.9", "CallerIDNum": "1"})
+    timed_out = {"Event": "QueueCallerAbandon", "Queue": "desk", "Uniqueid": "1.9", "HoldTime": "30"}
+    (gone,) = board.on_event(timed_out).messages
+    assert (gone["waiting"], gone["abandoned_today"]) == ([], 0)
+    board.on_event({"Event": "QueueCallerJoin", "Queue": "desk", "Uniqueid": "2.0", "CallerIDNum": "1"})
+    gave_up = {"Event": "QueueCallerAbandon", "Queue": "desk", "Uniqueid": "2.0", "HoldTime": "29"}
+    assert board.on_event(gave_up).messages[0]["abandoned_today"] == 1
+
+
 def test_given_an_event_that_contradicts_the_board_when_applied_then_a_resync_is_asked(
     board: SeatBoard,
 ) -> None:
