@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,10 +58,16 @@ def masked(message: Message) -> Message:
 
 @dataclass(eq=False)
 class Subscriber:
-    """One websocket's inbox: ``wants`` picks its messages and shapes them (None: not for it)."""
+    """One websocket's inbox of encoded messages (None: closed, reconnect for a fresh picture).
+
+    ``wants`` picks its messages and shapes them (None: not for it). Sockets with the same ``view``
+    have the same ``wants``, so a message is shaped and JSON-encoded once per view, not per socket:
+    200 wallboards cost one encoding.
+    """
 
     wants: Callable[[Message], Message | None]
-    inbox: asyncio.Queue[Message | None] = field(default_factory=lambda: asyncio.Queue(SOCKET_BACKLOG))
+    view: Hashable
+    inbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(SOCKET_BACKLOG))
     overflowed: bool = False
 
 
@@ -115,8 +121,8 @@ class SeatLink:
         )
 
     # ----- fan-out ------------------------------------------------------------------------------
-    def subscribe(self, wants: Callable[[Message], Message | None]) -> Subscriber:
-        subscriber = Subscriber(wants)
+    def subscribe(self, wants: Callable[[Message], Message | None], view: Hashable) -> Subscriber:
+        subscriber = Subscriber(wants, view)
         self._subscribers.add(subscriber)
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(), name="seat-fanout")
@@ -126,12 +132,16 @@ class SeatLink:
         self._subscribers.discard(subscriber)
 
     def _deliver(self, message: Message) -> None:
+        encoded: dict[Hashable, str | None] = {}
         for subscriber in list(self._subscribers):
-            shaped = subscriber.wants(message)
-            if shaped is None:
+            if subscriber.view not in encoded:
+                shaped = subscriber.wants(message)
+                encoded[subscriber.view] = None if shaped is None else bus.encode(shaped)
+            text = encoded[subscriber.view]
+            if text is None:
                 continue
             try:
-                subscriber.inbox.put_nowait(shaped)
+                subscriber.inbox.put_nowait(text)
             except asyncio.QueueFull:
                 # Cut off rather than hold memory for ever; the page reconnects and gets a snapshot.
                 subscriber.overflowed = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
@@ -15,7 +16,7 @@ from agents_ui import seat_socket
 from agents_ui.accounts import service
 from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, require, require_page
-from agents_ui.accounts.websocket_auth import websocket_user
+from agents_ui.accounts.websocket_auth import still_allowed, websocket_user
 from agents_ui.calls_api import seat_names
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
@@ -400,4 +401,11 @@ async def seat_events(
     async def first() -> list[Message]:
         return [for_agent(settings, await link.agent(user.username) or logged_out_message(user))]
 
-    await seat_socket.serve(websocket, link, wants, first)
+    await seat_socket.serve(
+        websocket,
+        link,
+        wants,
+        first,
+        view=("seat", user.username),
+        still_allowed=partial(still_allowed, websocket, CONSOLE_ROLES),
+    )

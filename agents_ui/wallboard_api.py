@@ -14,10 +14,12 @@ from agents_ui import seat_socket
 from agents_ui.accounts.audit import Outcome, record
 from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import CurrentUser, client_ip, require, require_page
-from agents_ui.accounts.websocket_auth import websocket_user
+from agents_ui.accounts.service import team_agent_names
+from agents_ui.accounts.websocket_auth import still_allowed, websocket_user
 from agents_ui.deps import get_session, get_settings
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
 from agents_ui.seats_api import SERVICE_ERRORS, AgentOut, Label, SipAccount, get_link, live_page, sip_account
+from hotline.db import Database
 from hotline.settings import Settings
 
 router = APIRouter()
@@ -56,6 +58,7 @@ def wallboard_page(
 )
 async def wallboard(
     settings: Annotated[Settings, Depends(get_settings)],
+    session: Annotated[Session, Depends(get_session)],
     user: Annotated[CurrentUser, Depends(require(*SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> WallboardOut:
@@ -63,9 +66,10 @@ async def wallboard(
         agents, queues = await link.everything()
     except SeatServiceUnavailable as exc:
         raise HTTPException(503, f"seat service unavailable: {exc}") from exc
+    team = team_agent_names(session, user)
     return WallboardOut(
         queues=[masked(q) for q in queues],
-        agents=[masked(a) for a in agents],
+        agents=[masked(a) for a in agents if _in_team(a, team)],
         pause_reasons=[Label(code=r.code, zh=r.zh, en=r.en) for r in settings.agents.pause_reasons],
         sip=sip_account(settings, user) if user.extension else None,
     )
@@ -86,6 +90,17 @@ async def supervise(
 ) -> AgentOut | JSONResponse:
     if not user.extension:
         raise HTTPException(404, "no seat: a supervisor needs an extension to listen in")
+    if not _in_team({"agent": body.agent}, team_agent_names(session, user)):
+        record(
+            session,
+            actor=user.username,
+            action="call.supervise",
+            target=body.agent,
+            source_ip=client_ip(request),
+            outcome=Outcome.REFUSED,
+            detail=f"{body.mode}: not in my team",
+        )
+        return JSONResponse({"detail": "this agent is not in your team"}, status_code=403)
     # Listening to a citizen's call is a privileged act: audited whether it works or not (a refusal
     # is answered, not raised, so its audit row is committed with the request).
     audit = partial(record, session, actor=user.username, action="call.supervise", target=body.agent)
@@ -105,16 +120,39 @@ async def wallboard_events(
     websocket: WebSocket,
     user: Annotated[CurrentUser, Depends(websocket_user(*SUPERVISORS))],
 ) -> None:
-    """Every queue and seat change, pushed; numbers masked."""
+    """Every queue change, and every seat change in my team (all seats without a team), pushed;
+    numbers masked."""
     link: SeatLink = websocket.app.state.seat_link
+    db: Database = websocket.app.state.db
+    with db.unit_of_work() as session:
+        team = team_agent_names(session, user)
 
     def wants(message: Message) -> Message | None:
-        return masked(message) if message.get("type") in WALLBOARD_TYPES else None
+        if message.get("type") not in WALLBOARD_TYPES or not _in_team(message, team):
+            return None
+        return masked(message)
 
     async def first() -> list[Message]:
         agents, queues = await link.everything()
         return [
-            {"type": "snapshot", "queues": [masked(q) for q in queues], "agents": [masked(a) for a in agents]}
+            {
+                "type": "snapshot",
+                "queues": [masked(q) for q in queues],
+                "agents": [masked(a) for a in agents if _in_team(a, team)],
+            }
         ]
 
-    await seat_socket.serve(websocket, link, wants, first)
+    await seat_socket.serve(
+        websocket,
+        link,
+        wants,
+        first,
+        view=("wallboard", team),
+        still_allowed=partial(still_allowed, websocket, SUPERVISORS),
+    )
+
+
+def _in_team(message: Message, team: frozenset[str] | None) -> bool:
+    """Queue messages are for every supervisor; a seat's only for its team's (None: no teams)."""
+    agent = message.get("agent")
+    return team is None or agent is None or str(agent) in team

@@ -38,10 +38,7 @@ def websocket_user(*roles: Role, allowed_origins: Iterable[str] = ()) -> Callabl
         if not origin_allowed(websocket, extra):
             log.warning("websocket refused: origin", extra={"path": websocket.url.path})
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "origin not allowed")
-        db: Database = websocket.app.state.db
-        # Its own short transaction: a socket lives for hours, far longer than any one transaction should.
-        with db.unit_of_work() as session:
-            user = session_user(websocket, session)
+        user = _live_user(websocket)
         if user is None:
             raise WebSocketException(status.WS_1008_POLICY_VIOLATION, "login required")
         if not user.has_any(roles):
@@ -50,3 +47,16 @@ def websocket_user(*roles: Role, allowed_origins: Iterable[str] = ()) -> Callabl
 
     dependency.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
     return dependency
+
+
+def still_allowed(websocket: WebSocket, roles: Iterable[Role]) -> bool:
+    """Whether the socket's login is still live and holds one of ``roles``; asked while it is open."""
+    user = _live_user(websocket)
+    return user is not None and user.has_any(tuple(roles))
+
+
+def _live_user(websocket: WebSocket) -> CurrentUser | None:
+    db: Database = websocket.app.state.db
+    # Its own short transaction: a socket lives for hours, far longer than any one transaction should.
+    with db.unit_of_work() as session:
+        return session_user(websocket, session)

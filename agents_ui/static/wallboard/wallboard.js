@@ -404,11 +404,12 @@ function connect() {
     if (message.type === 'snapshot') retryDelay = RETRY_MIN_MS;
     onMessage(message);
   });
-  ws.addEventListener('close', () => {
+  ws.addEventListener('close', (event) => {
     if (socket !== ws) return;
     socket = null;
     clearTimeout(pingTimer);
-    scheduleReconnect(opened);
+    // 1008: the server closed us because the login ended; ask the REST side where to go.
+    scheduleReconnect(opened && event.code !== 1008);
   });
 }
 
