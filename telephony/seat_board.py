@@ -85,6 +85,8 @@ class SeatBoard:
         self.machines: dict[str, AgentMachine] = {}  # by agent
         self._by_interface: dict[str, str] = {}
         self.peers: dict[str, Caller] = {}  # agent -> the caller on their ring or call
+        # agent -> the caller Uniqueid of their latest answered queue call: what wrap-up is about.
+        self.last_call: dict[str, str] = {}
         self.calls_today: dict[str, int] = {}
         self.set_seats(entries)
 
@@ -98,6 +100,7 @@ class SeatBoard:
         for agent in dropped:
             machine = self.machines.pop(agent)
             self.peers.pop(agent, None)
+            self.last_call.pop(agent, None)
             if self.entries[agent].web:
                 interface = machine.seat.interface
                 leaving += [QueueRemove(queue=q, interface=interface) for q in machine.facts.queues]
@@ -133,6 +136,7 @@ class SeatBoard:
         extra: list[Message] = []
         if name == "AgentConnect":
             self.peers.setdefault(agent, self._caller_of(event))
+            self.last_call[agent] = self.peers[agent].uniqueid
             self.calls_today[agent] = self.calls_today.get(agent, 0) + 1
             extra += self._answered(event)
         return self._after(machine, outcome, extra)
@@ -360,6 +364,7 @@ class SeatBoard:
             "wrapup_until": _iso(facts.wrapup_until),
             "ring": leg(facts.ring),
             "call": leg(facts.call),
+            "last_call": self.last_call.get(agent, ""),
             "calls_today": self.calls_today.get(agent, 0),
             "cause": cause,
             "at": _iso(self._clock()),

@@ -107,7 +107,9 @@ def test_given_a_caller_waiting_when_the_agent_is_rung_and_answers_then_the_legs
     # The call ends: wrap-up until the agent is done (the desk queue's setting), as our own pause.
     done = board.on_event(events["AgentComplete"])
     assert done.actions == (QueuePause(interface=IFACE, paused=True, reason="wrapup"),)
-    assert next(m for m in done.messages if m["type"] == "agent")["state"] == "wrap_up"
+    wrapping = next(m for m in done.messages if m["type"] == "agent")
+    # The call is gone from the message but wrap-up still says which call it is about.
+    assert (wrapping["state"], wrapping["call"], wrapping["last_call"]) == ("wrap_up", None, "1.7")
     assert board.command("li.na", "finish_wrap_up").messages[0]["state"] == "available"
 
 

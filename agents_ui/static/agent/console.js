@@ -139,10 +139,13 @@ function onAgentMessage(msg) {
   view.agent = msg;
   hotlineConsole.lastAgentMessage = msg;
   const leg = msg.ring || msg.call;
-  if (leg && leg.caller) {
-    view.lastCallId = leg.caller;
-    sessionStorage.setItem('hotline.lastCall', leg.caller);
-    if (leg.caller !== view.popFor) loadPop(leg, msg);
+  if (leg && leg.caller && leg.caller !== view.popFor) loadPop(leg, msg);
+  // The seat service names the call wrap-up is about; the stored copy covers a seat service
+  // restarted during wrap-up (it then no longer knows).
+  const last = msg.last_call || (msg.call && msg.call.caller) || '';
+  if (last) {
+    view.lastCallId = last;
+    sessionStorage.setItem('hotline.lastCall', last);
   }
   render();
 }
