@@ -20,6 +20,7 @@ from agents_ui.accounts.permissions import (
     require,
     require_page,
 )
+from agents_ui.api_types import Offset
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from hotline.logs import mask_number
@@ -118,7 +119,7 @@ def team_scope(session: Session, user: CurrentUser) -> str:
 def list_calls(
     session: Annotated[Session, Depends(get_session)],
     user: Annotated[CurrentUser, Depends(require(*CALL_READERS))],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CallPage:
     return recent_calls(session, user, offset, limit)
@@ -132,7 +133,7 @@ def calls_page(
     settings: Annotated[Settings, Depends(get_settings)],
     user: Annotated[CurrentUser, Depends(require_page(*CALL_READERS))],
     lang: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> HTMLResponse:
     language = pick_language(lang, settings.site.language)
     page = recent_calls(session, user, offset, 50)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from agents_ui.deps import get_database, get_settings
@@ -40,8 +41,16 @@ def _database(db: Database) -> dict[str, Any]:
     return {"ok": True, "dialect": db.engine.dialect.name}
 
 
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, dict[str, Any]] = Field(description="Per part: ok, and what it reports")
+
+
 @router.get(
-    "/healthz", summary="Health of Asterisk, AMI, the FastAGI server, the seat service and the database"
+    "/healthz",
+    summary="Health of Asterisk, AMI, the FastAGI server, the seat service and the database",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A part is down: status degraded"}},
 )
 def healthz(
     settings: Annotated[Settings, Depends(get_settings)],

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
+from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from agents_ui.accounts import service
 from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, require, require_page
 from agents_ui.accounts.websocket_auth import still_allowed, websocket_user
+from agents_ui.api_types import CALL_ID_PATTERN, CallId, Code, refuse_field
 from agents_ui.calls_api import seat_names
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
@@ -79,12 +81,12 @@ class SeatOut(BaseModel):
 
 
 class PauseIn(BaseModel):
-    reason: str = Field(max_length=32)
+    reason: Code = Field(description="One of the site's pause reasons (GET /api/seat)")
 
 
 class WrapUpIn(BaseModel):
-    uniqueid: str = Field(max_length=64)
-    disposition: str = Field(max_length=32)
+    uniqueid: CallId = Field(description="My last call (the agent message's last_call)")
+    disposition: Code = Field(description="One of the site's call outcomes (GET /api/seat)")
     note: str = Field("", max_length=2000)
 
 
@@ -292,7 +294,7 @@ async def seat_pause(
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> AgentOut:
     if body.reason not in {r.code for r in settings.agents.pause_reasons}:
-        raise HTTPException(422, f"unknown pause reason {body.reason!r}")
+        refuse_field(("body", "reason"), "not one of this site's pause reasons", body.reason)
     return AgentOut(
         agent=for_agent(settings, await _command(link, user.username, "pause", reason=body.reason))
     )
@@ -312,7 +314,7 @@ async def seat_wrap_up(
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> AgentOut:
     if body.disposition not in {d.code for d in settings.agents.dispositions}:
-        raise HTTPException(422, f"unknown disposition {body.disposition!r}")
+        refuse_field(("body", "disposition"), "not one of this site's call outcomes", body.disposition)
     call = session.scalar(
         select(Call).where(Call.uniqueid == body.uniqueid, Call.agent.in_(seat_names(user)))
     )
@@ -337,7 +339,7 @@ async def seat_wrap_up(
     },
 )
 async def screen_pop(
-    uniqueid: str,
+    uniqueid: Annotated[str, FastApiPath(pattern=CALL_ID_PATTERN)],
     settings: Annotated[Settings, Depends(get_settings)],
     session: Annotated[Session, Depends(get_session)],
     user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES, *SUPERVISORS))],

@@ -24,6 +24,17 @@ from agents_ui.accounts.permissions import (
     client_ip,
     require,
 )
+from agents_ui.api_types import (
+    Extension,
+    NewPassword,
+    Offset,
+    Penalty,
+    QueueName,
+    RowId,
+    RowRef,
+    TeamName,
+    Username,
+)
 from agents_ui.deps import get_session
 from hotline.settings import Settings
 
@@ -56,12 +67,12 @@ class UserOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(max_length=64)
+    username: Username
     display_name: str = Field("", max_length=128)
-    password: str = Field(max_length=1024, description="At least 10 characters, not the username")
+    password: NewPassword
     roles: list[Role] = Field(min_length=1)
-    extension: str | None = Field(None, max_length=32, description="The agent's seat extension")
-    team_id: int | None = Field(None, description="The user's team (班组); an unknown id is refused (400)")
+    extension: Extension | None = Field(None, description="The agent's seat extension")
+    team_id: RowRef | None = Field(None, description="The user's team (班组); an unknown id is refused (400)")
 
 
 class UserChange(BaseModel):
@@ -70,13 +81,13 @@ class UserChange(BaseModel):
 
     display_name: str | None = Field(None, max_length=128)
     roles: list[Role] | None = Field(None, min_length=1)
-    extension: str | None = Field(None, max_length=32)
-    team_id: int | None = Field(None, description="Move the user to this team; null: out of any team")
+    extension: Extension | None = None
+    team_id: RowRef | None = Field(None, description="Move the user to this team; null: out of any team")
     active: bool | None = None
 
 
 class PasswordReset(BaseModel):
-    password: str = Field(max_length=1024, description="At least 10 characters, not the username")
+    password: NewPassword
 
 
 class AuditOut(BaseModel):
@@ -236,7 +247,7 @@ def create(
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def change(
-    user_id: int, body: UserChange, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+    user_id: RowId, body: UserChange, request: Request, admin: Admin, session: DB, background: BackgroundTasks
 ) -> UserOut | JSONResponse:
     given = body.model_fields_set
     try:
@@ -259,7 +270,9 @@ def change(
 
 
 class Skills(BaseModel):
-    skills: dict[str, int] = Field(description="queue -> penalty (0 is rung first); {} means the main queue")
+    skills: dict[QueueName, Penalty] = Field(
+        description="queue -> penalty (0 is rung first); {} means the main queue"
+    )
 
 
 @router.post(
@@ -269,7 +282,7 @@ class Skills(BaseModel):
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def set_skills(
-    user_id: int, body: Skills, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+    user_id: RowId, body: Skills, request: Request, admin: Admin, session: DB, background: BackgroundTasks
 ) -> Skills | JSONResponse:
     settings: Settings = request.app.state.settings
     unknown = sorted(set(body.skills) - {q.name for q in settings.queues})
@@ -294,14 +307,14 @@ class TeamOut(BaseModel):
 
 
 class TeamCreate(BaseModel):
-    name: str = Field(max_length=64, description="1 to 64 characters, unique whatever the case")
+    name: TeamName
     display_name: str = Field("", max_length=128)
 
 
 class TeamChange(BaseModel):
     """Only the fields given are changed."""
 
-    name: str | None = Field(None, max_length=64)
+    name: TeamName | None = None
     display_name: str | None = Field(None, max_length=128)
 
 
@@ -347,7 +360,7 @@ def create_team(body: TeamCreate, request: Request, admin: Admin, session: DB) -
     responses={**ADMIN_ERRORS, 404: {"model": Problem, "description": "No such team"}},
 )
 def change_team(
-    team_id: int, body: TeamChange, request: Request, admin: Admin, session: DB
+    team_id: RowId, body: TeamChange, request: Request, admin: Admin, session: DB
 ) -> TeamOut | JSONResponse:
     try:
         team = service.rename_team(
@@ -373,7 +386,7 @@ def change_team(
         409: {"model": Problem, "description": "The team still has members: move them first"},
     },
 )
-def delete_team(team_id: int, request: Request, admin: Admin, session: DB) -> Response:
+def delete_team(team_id: RowId, request: Request, admin: Admin, session: DB) -> Response:
     try:
         service.delete_team(session, team_id=team_id, actor=actor_of(admin, request))
     except service.AccountError as exc:
@@ -393,7 +406,7 @@ def seats_changed(request: Request, background: BackgroundTasks) -> None:
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def reset_password(
-    user_id: int, body: PasswordReset, request: Request, admin: Admin, session: DB
+    user_id: RowId, body: PasswordReset, request: Request, admin: Admin, session: DB
 ) -> Response:
     try:
         service.reset_password(
@@ -410,7 +423,7 @@ def reset_password(
 def audit_log(
     admin: Admin,
     session: DB,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     return [

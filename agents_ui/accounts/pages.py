@@ -27,6 +27,7 @@ from agents_ui.accounts.permissions import (
     safe_next,
 )
 from agents_ui.accounts.seats import QUEUE_ROLES
+from agents_ui.api_types import RowId
 from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from hotline.settings import Settings
@@ -205,7 +206,7 @@ def create_user_submit(
 
 @router.post("/users/{user_id}")
 def edit_user_submit(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     form: Form,
     admin: AdminPage,
@@ -233,7 +234,7 @@ def edit_user_submit(
 
 @router.post("/users/{user_id}/active")
 def set_active_submit(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     form: Form,
     admin: AdminPage,
@@ -251,7 +252,7 @@ def set_active_submit(
 
 @router.post("/users/{user_id}/password")
 def reset_password_submit(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     form: Form,
     admin: AdminPage,
@@ -291,7 +292,7 @@ def create_team_submit(
 
 @router.post("/teams/{team_id}")
 def rename_team_submit(
-    team_id: int,
+    team_id: RowId,
     request: Request,
     form: Form,
     admin: AdminPage,
@@ -314,7 +315,7 @@ def rename_team_submit(
 
 @router.post("/teams/{team_id}/delete")
 def delete_team_submit(
-    team_id: int,
+    team_id: RowId,
     request: Request,
     form: Form,
     admin: AdminPage,

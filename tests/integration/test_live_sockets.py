@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from sqlalchemy import select
 from websockets.typing import Origin
@@ -31,7 +30,8 @@ from hotline.db import Database
 from hotline.migrate import upgrade
 from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSettings, WebSettings
 from telephony import seat_bus
-from tests.servers import RedisServer, free_port, redis_server
+from tests.integration.web_alone import serving
+from tests.servers import RedisServer, redis_server
 
 PASSWORD = "a long enough password"
 
@@ -65,7 +65,6 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
             site=SiteSettings(state_dir=state),
             database=DatabaseSettings(url=f"sqlite:///{state / 'hotline.db'}"),
             redis=RedisSettings(url=redis.url, managed=False),
-            web=WebSettings(host="127.0.0.1", port=free_port()),
         )
         upgrade(settings.database_url)
         app = create_app(settings)
@@ -87,21 +86,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
                     extension=extension,
                     team_id=team,
                 )
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=settings.web.port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, name="web", daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{settings.web.port}"
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        try:
+        with serving(app) as url:
             yield Web(url, redis, app.state.db)
-        finally:
-            server.should_exit = True
-            thread.join(10)
 
 
 async def _open(web: Web, path: str, cookie: str) -> websockets.ClientConnection:

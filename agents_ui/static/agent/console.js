@@ -78,7 +78,10 @@ async function api(method, path, body) {
   }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const detail = typeof data.detail === 'string' ? data.detail : JSON.stringify(data.detail ?? response.status);
+    // FastAPI's validation errors are a list of {loc, msg}: show the messages.
+    const detail = typeof data.detail === 'string' ? data.detail
+      : Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join('; ')
+        : JSON.stringify(data.detail ?? response.status);
     throw new Refused(detail);
   }
   return data;

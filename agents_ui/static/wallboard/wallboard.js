@@ -108,6 +108,7 @@ async function detailOf(response) {
   try {
     const body = await response.json();
     if (typeof body.detail === 'string') return body.detail;
+    if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join('; ');
     if (body.detail) return JSON.stringify(body.detail);
   } catch {
     // not JSON: the status line says enough
