@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from agents_ui.accounts.permissions import COOKIE
 from agents_ui.app import create_app
 from hotline.db import Database
 from hotline.migrate import upgrade
-from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSettings, WebSettings
+from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSettings
 from telephony import seat_bus
 from tests.integration.web_alone import serving
 from tests.servers import RedisServer, redis_server
