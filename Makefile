@@ -1,5 +1,5 @@
 # The README's two commands. Both install what they need first (idempotent).
-.PHONY: run test lint unit integration bench bench-seats bootstrap clean-runtime
+.PHONY: run test lint unit integration bench bench-seats bench-screen-pop bootstrap clean-runtime
 
 run:
 	@scripts/bootstrap.sh run
@@ -26,7 +26,13 @@ bench:
 	@.venv/bin/hotline install
 	.venv/bin/python -m benchmarks.ivr_load
 	.venv/bin/python -m benchmarks.seat_push
+	.venv/bin/python -m benchmarks.screen_pop
 
 bench-seats:
 	@scripts/bootstrap.sh test
 	.venv/bin/python -m benchmarks.seat_push
+
+bench-screen-pop:
+	@scripts/bootstrap.sh test
+	@.venv/bin/hotline install
+	.venv/bin/python -m benchmarks.screen_pop
