@@ -24,9 +24,10 @@ from agents_ui.deps import get_session, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
 from asterisk_conf.layout import InstanceLayout
+from hotline.db import utcnow
 from hotline.logs import mask_number
 from hotline.settings import Settings
-from telephony.models import Call
+from telephony.models import Call, Disposition
 
 router = APIRouter()
 
@@ -189,6 +190,37 @@ def _pop_call(call: Call, number: str) -> PopCall:
     )
 
 
+async def _my_leg(link: SeatLink, user: CurrentUser, uniqueid: str) -> dict[str, Any] | None:
+    """My seat's ringing or connected leg with this caller, if it has one now."""
+    try:
+        me = await link.agent(user.username) or {}
+    except SeatServiceUnavailable:
+        return None
+    legs = [me.get("ring") or {}, me.get("call") or {}]
+    return next((leg for leg in legs if leg.get("caller") == uniqueid), None)
+
+
+def _row_from_leg(uniqueid: str, leg: dict[str, Any]) -> Call:
+    """A call row not yet written, as far as the seat's leg knows it (never added to a session)."""
+    try:
+        queued_at = datetime.fromisoformat(str(leg.get("queued_at")))
+    except ValueError:
+        queued_at = utcnow()
+    return Call(
+        uniqueid=uniqueid,
+        caller_number=str(leg.get("number") or ""),
+        started_at=queued_at,
+        queued_at=queued_at,
+        queue=str(leg.get("queue") or ""),
+        ivr_path="",
+        trunk="",
+        agent="",
+        disposition=Disposition.IN_PROGRESS,
+        outcome="",
+        outcome_note="",
+    )
+
+
 def supervises(session: Session, user: CurrentUser, call: Call) -> bool:
     """A supervisor may read a call answered in their team; every call when they have no team."""
     if not user.has_any(SUPERVISORS):
@@ -309,7 +341,7 @@ async def seat_pause(
 async def seat_wrap_up(
     body: WrapUpIn,
     settings: Annotated[Settings, Depends(get_settings)],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> AgentOut:
@@ -341,28 +373,27 @@ async def seat_wrap_up(
 async def screen_pop(
     uniqueid: Annotated[str, FastApiPath(pattern=CALL_ID_PATTERN)],
     settings: Annotated[Settings, Depends(get_settings)],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES, *SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> ScreenPop:
     call = session.scalar(select(Call).where(Call.uniqueid == uniqueid[:64]))
-    full = False
-    if call is not None:
-        # Resource check: the call rings or talks at my seat now, or was answered there; or, for a
-        # supervisor, it was answered in their team (any call when they have no team).
-        mine = False
-        if user.has_any(CONSOLE_ROLES):
-            mine = call.agent in seat_names(user)
-            if not mine:
-                try:
-                    me = await link.agent(user.username) or {}
-                except SeatServiceUnavailable:
-                    me = {}
-                legs = [me.get("ring") or {}, me.get("call") or {}]
-                mine = any(leg.get("caller") == uniqueid for leg in legs)
-        full = mine and settings.agents.full_numbers_for_agents
-        if not mine and not supervises(session, user, call):
-            call = None
+    # Resource check: the call rings or talks at my seat now, or was answered there; or, for a
+    # supervisor, it was answered in their team (any call when they have no team).
+    my_leg: dict[str, Any] | None = None
+    mine = False
+    if user.has_any(CONSOLE_ROLES):
+        mine = call is not None and call.agent in seat_names(user)
+        if not mine:
+            my_leg = await _my_leg(link, user, uniqueid)
+            mine = my_leg is not None
+    full = mine and settings.agents.full_numbers_for_agents
+    if call is None and my_leg is not None:
+        # The console asks the moment the seat rings, which can be before the call tracker has
+        # written the row: the ringing leg says enough for the pop, and the history is by number.
+        call = _row_from_leg(uniqueid, my_leg)
+    elif call is not None and not mine and not supervises(session, user, call):
+        call = None
     if call is None:
         raise HTTPException(404, "no such call, or not yours")
 

@@ -231,3 +231,28 @@ def test_given_a_team_supervisor_when_listening_in_on_another_teams_agent_then_r
             "refused",
             "listen: not in my team",
         )
+
+
+def test_given_a_ring_before_the_call_row_exists_when_the_console_asks_for_the_pop_then_it_gets_one(
+    web: Web,
+) -> None:
+    # The seat rings (its agent message names the caller) but the call tracker has not written the
+    # row yet: the race the screen-pop benchmark caught (docs/benchmarks.md).
+    ringing = {
+        **_agent("east.agent", "ringing"),
+        "ring": {"queue": "desk", "caller": "1795.42", "number": "13912345678", "queued_at": None},
+    }
+    client = web.redis.client()
+    try:
+        client.hset(seat_bus.AGENTS_HASH, "east.agent", seat_bus.encode(ringing))
+    finally:
+        client.close()
+    with httpx.Client(base_url=web.url, timeout=10) as http:
+        http.cookies.set(COOKIE, web.cookie("east.agent"))
+        pop = http.get("/api/calls/1795.42/pop")
+        someone_elses = http.get("/api/calls/1795.43/pop")
+    assert pop.status_code == 200, pop.text
+    call = pop.json()["call"]
+    # Their own ringing caller: the full number (agents.full_numbers_for_agents, on by default).
+    assert (call["uniqueid"], call["queue"], call["number"]) == ("1795.42", "desk", "13912345678")
+    assert someone_elses.status_code == 404

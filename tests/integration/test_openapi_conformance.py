@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from agents_ui.accounts.models import Role
@@ -30,7 +31,7 @@ from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSett
 from tests.integration.web_alone import serving
 from tests.unit.accounts_support import PASSWORD, add_user
 
-NOT_CHECKED = [
+NOT_CHECKED: list[CheckFunction] = [
     not_a_server_error,  # replaced in the test: 503 is documented where a part may be down
     # A request the document allows may still break a rule only the data can judge (a name
     # taken, a password equal to the username, a team that does not exist); those are refused
@@ -94,7 +95,7 @@ def test_given_the_openapi_document_when_a_client_follows_it_then_the_api_answer
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy())
-    def conforms(case: schemathesis.Case) -> None:
+    def conforms(case: schemathesis.Case[Any]) -> None:
         response = case.call_and_validate(
             base_url=api.url,
             headers={"origin": api.url},
