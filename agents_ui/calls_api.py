@@ -117,7 +117,7 @@ def team_scope(session: Session, user: CurrentUser) -> str:
     responses={401: {"description": "Not logged in"}, 403: {"description": "Role may not read calls"}},
 )
 def list_calls(
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     user: Annotated[CurrentUser, Depends(require(*CALL_READERS))],
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -129,7 +129,7 @@ def list_calls(
 @router.get("/calls", response_class=HTMLResponse, include_in_schema=False)
 def calls_page(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     settings: Annotated[Settings, Depends(get_settings)],
     user: Annotated[CurrentUser, Depends(require_page(*CALL_READERS))],
     lang: str | None = None,

@@ -26,6 +26,12 @@ def get_database(request: Request) -> Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction: committed when the route returns, rolled back if it raises."""
+    """One request, one transaction: committed when the route returns, rolled back if it raises.
+
+    Ask for it as ``Depends(get_session, scope="function")``. In FastAPI's default scope the code
+    after ``yield`` (the commit) runs once the response has been sent: a browser that follows a
+    login's redirect at once can then arrive before its session row exists, and is sent back to
+    the login page; a client that reads what it just wrote can miss it.
+    """
     with get_database(request).unit_of_work() as session:
         yield session

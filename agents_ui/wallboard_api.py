@@ -58,7 +58,7 @@ def wallboard_page(
 )
 async def wallboard(
     settings: Annotated[Settings, Depends(get_settings)],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     user: Annotated[CurrentUser, Depends(require(*SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> WallboardOut:
@@ -84,7 +84,7 @@ async def wallboard(
 async def supervise(
     request: Request,
     body: SuperviseIn,
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     user: Annotated[CurrentUser, Depends(require(*SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> AgentOut | JSONResponse:

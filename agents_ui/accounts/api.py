@@ -40,7 +40,7 @@ from hotline.settings import Settings
 
 router = APIRouter(tags=["accounts"])
 
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Admin = Annotated[CurrentUser, Depends(require(*USER_ADMINS))]
 AnyUser = Annotated[CurrentUser, Depends(require(*EVERY_ROLE))]
 

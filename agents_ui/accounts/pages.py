@@ -34,7 +34,7 @@ from hotline.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 AdminPage = Annotated[CurrentUser, Depends(require_page(*USER_ADMINS))]
 MAX_FORM_BYTES = 16 * 1024
 

@@ -95,7 +95,9 @@ def session_user(connection: HTTPConnection, session: Session) -> CurrentUser | 
     )
 
 
-def optional_user(request: Request, session: Annotated[Session, Depends(get_session)]) -> CurrentUser | None:
+def optional_user(
+    request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
+) -> CurrentUser | None:
     return session_user(request, session)
 
 
