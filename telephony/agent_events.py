@@ -179,8 +179,10 @@ def _seat_truth(
     bridged = [ch for ch in device if str(ch.get("ChannelState")) == CHANNEL_UP and ch.get("BridgeId")]
     ringing = [ch for ch in device if str(ch.get("ChannelState")) == CHANNEL_RINGING]
     call = ring = None
-    if bridged or any(_flag(e.get("InCall")) for e in mine):
-        call = Leg("", str(bridged[0].get("Channel", "")) if bridged else "")
+    queue_call = any(_flag(e.get("InCall")) for e in mine)
+    if bridged or queue_call:
+        # Bridged without InCall: a call no queue gave the seat (a transfer to it, one it placed).
+        call = Leg("", str(bridged[0].get("Channel", "")) if bridged else "", direct=not queue_call)
     elif ringing or any(_int(e.get("Status")) in DEVICE_RINGING for e in mine):
         ring = Leg("", str(ringing[0].get("Channel", "")) if ringing else "")
 
@@ -197,9 +199,16 @@ def _seat_truth(
     last_call = max((d for e in mine if (d := _epoch(e.get("LastCall"))) is not None), default=None)
     seconds = _wrapup_seconds(wrapup, queues)
     until: datetime | None = None
-    missed_end = before is not None and derive_state(before) is AgentState.ON_CALL and pause is None
-    # Asterisk does not know which queue the last call came from; our record of a wrap-up does.
-    ours = before is not None and derive_state(before) is AgentState.WRAP_UP
+    # A direct call (no queue's) earns no wrap-up, so missing its end misses none.
+    missed_end = (
+        before is not None
+        and derive_state(before) is AgentState.ON_CALL
+        and not (before.call is not None and before.call.direct)
+        and pause is None
+    )
+    # Asterisk does not know which queue the last call came from; our record of a wrap-up does
+    # (also while a direct call, taken in wrap-up, is on top of it).
+    ours = before is not None and before.pause == WRAP_UP_CODE
     if ours and before is not None:
         end, timed = before.wrapup_until, before.wrapup_until is not None
     else:

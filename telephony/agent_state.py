@@ -48,6 +48,8 @@ WRAP_UP_CODE = "wrapup"
 DEVICE_NOT_INUSE = 1
 DEVICE_UNREACHABLE = frozenset({4, 5})  # AST_DEVICE_INVALID, AST_DEVICE_UNAVAILABLE
 DEVICE_RINGING = frozenset({6, 7})  # AST_DEVICE_RINGING, AST_DEVICE_RINGINUSE
+# A call is up on the device: AST_DEVICE_INUSE, _BUSY, _RINGINUSE, _ONHOLD.
+DEVICE_BUSY = frozenset({2, 3, 7, 8})
 
 
 class AgentState(StrEnum):
@@ -99,10 +101,15 @@ class Seat:
 
 @dataclass(frozen=True)
 class Leg:
-    """A ring or a call on the seat's device: the queue it came from and the agent's channel."""
+    """A ring or a call on the seat's device: the queue it came from and the agent's channel.
+
+    ``direct``: a call that came from no queue (a transfer to the seat, a call it placed). No
+    Agent* event tells its end, the device going idle does; nothing is wrapped up after it.
+    """
 
     queue: str
     channel: str = ""
+    direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,8 +294,12 @@ class AgentMachine:
             facts = replace(facts, call=Leg(queue), ring=None)
         elif status in DEVICE_RINGING and facts.ring is None and facts.call is None:
             facts = replace(facts, ring=Leg(queue))
+        elif status in DEVICE_BUSY and facts.ring is None and facts.call is None:
+            facts = replace(facts, call=Leg("", direct=True))
         elif status == DEVICE_NOT_INUSE and not in_call:
             facts = replace(facts, ring=None, call=None)
+        if facts.call is not None and facts.call.direct and status not in DEVICE_BUSY:
+            facts = replace(facts, call=None)  # it ended while the seat was logged out
         if paused and self.facts.pause is None:
             facts = self._paused_facts(facts, reason)
         return self._move(facts, "QueueMemberAdded")
@@ -349,10 +360,16 @@ class AgentMachine:
 
     def device_state(self, status: int, in_call: bool) -> Outcome:
         """QueueMemberStatus: the softphone came or went, or a ring ended without an answer here
-        (another seat took a ringall call, or the caller gave up: no AgentRingNoAnswer then)."""
+        (another seat took a ringall call, or the caller gave up: no AgentRingNoAnswer then), or
+        the device is busy with a call no queue gave it (InCall is for queue calls only): the seat
+        is on a call, as a rebuild from its bridged channel says too, until the device is idle."""
         facts = replace(self.facts, reachable=status not in DEVICE_UNREACHABLE)
         if facts.ring is not None and status == DEVICE_NOT_INUSE and not in_call:
             facts = replace(facts, ring=None)
+        elif facts.ring is None and facts.call is None and status in DEVICE_BUSY and not in_call:
+            facts = replace(facts, call=Leg("", direct=True))
+        elif facts.call is not None and facts.call.direct and status not in DEVICE_BUSY:
+            facts = replace(facts, call=None)
         return self._move(facts, "QueueMemberStatus")
 
     def resync(self, facts: AgentFacts, cause: str = "rebuilt from Asterisk") -> Outcome:

@@ -267,6 +267,51 @@ def test_given_a_ringing_seat_when_another_seat_answers_then_its_device_going_id
     assert m.state is AgentState.AVAILABLE
 
 
+def test_given_an_available_seat_when_a_transferred_call_makes_its_device_busy_then_it_is_on_call():
+    m = logged_in()
+
+    busy = apply_event(m, member_event("QueueMemberStatus", Status="2"))  # InCall 0: no queue's call
+    assert m.state is AgentState.ON_CALL
+    assert m.facts.call is not None and m.facts.call.direct
+    assert busy.change is not None and busy.change.new is AgentState.ON_CALL
+    apply_event(m, member_event("QueueMemberStatus", Status="8"))  # on hold: still on that call
+    assert m.state is AgentState.ON_CALL
+    idle = apply_event(m, member_event("QueueMemberStatus", Status="1"))
+
+    assert m.state is AgentState.AVAILABLE  # no wrap-up: no queue call ended
+    assert idle.actions == ()
+
+
+def test_given_a_queue_call_when_the_device_goes_idle_before_agent_complete_then_it_still_wraps_up():
+    m = on_call()
+
+    apply_event(m, member_event("QueueMemberStatus", Status="1"))
+    assert m.state is AgentState.ON_CALL  # a queue call ends with AgentComplete, not the device
+    apply_event(m, agent_event("AgentComplete", Reason="agent"))
+
+    assert m.state is AgentState.WRAP_UP
+
+
+def test_given_a_seat_in_wrap_up_when_a_transferred_call_comes_and_goes_then_the_wrap_up_is_still_there():
+    clock = Clock()
+    m = in_wrap_up(clock)
+    until = m.facts.wrapup_until
+
+    apply_event(m, member_event("QueueMemberStatus", Status="2", Paused="1", PausedReason=WRAP_UP_CODE))
+    assert m.state is AgentState.ON_CALL
+    apply_event(m, member_event("QueueMemberStatus", Status="1", Paused="1", PausedReason=WRAP_UP_CODE))
+
+    assert (m.state, m.facts.wrapup_until) == (AgentState.WRAP_UP, until)
+
+
+def test_given_a_seat_on_a_transferred_call_when_it_logs_in_to_a_queue_then_it_is_on_call():
+    m = machine()
+
+    apply_event(m, member_event("QueueMemberAdded", Status="2"))
+
+    assert m.state is AgentState.ON_CALL and m.facts.call is not None and m.facts.call.direct
+
+
 def test_given_a_ringing_seat_when_it_answers_then_it_is_on_call():
     m = ringing()
 
@@ -690,6 +735,21 @@ def test_given_a_bridged_channel_on_the_seat_when_rebuilt_then_it_is_on_call():
     assert facts.call is not None and facts.call.channel == "PJSIP/seat1001-00000002"
 
 
+def test_given_a_bridged_channel_but_no_queue_call_when_rebuilt_then_it_is_a_direct_call_without_wrap_up():
+    members = [status_member(Status="2")]  # InCall 0
+    channels = [
+        channel("PJSIP/seat1002-00000007", bridge="b2"),
+        channel("PJSIP/seat1001-00000008", bridge="b2"),
+    ]
+
+    facts, _ = rebuilt(members, channels, previous=logged_in().facts)
+    assert derive_state(facts) is AgentState.ON_CALL
+    assert facts.call is not None and facts.call.direct
+    after, actions = rebuilt([status_member()], previous=facts)  # it ended while we were away
+
+    assert (derive_state(after), actions) == (AgentState.AVAILABLE, [])
+
+
 def test_given_a_ringing_device_when_rebuilt_then_the_seat_is_ringing_with_that_channel():
     facts, _ = rebuilt([status_member(Status="6")], [channel("PJSIP/seat1001-00000009", state="5")])
 
@@ -748,6 +808,7 @@ class FakeQueueApp:
     status: int = 1
     ring: tuple[str, str] | None = None  # queue, agent channel
     call: tuple[str, str] | None = None
+    direct: str | None = None  # the agent channel of a call no queue gave (a transfer to the seat)
     serial: int = 0
 
     def epoch(self) -> int:
@@ -783,7 +844,7 @@ class FakeQueueApp:
 
     def can_ring(self) -> bool:
         free = any(not m.paused for m in self.members.values())
-        return free and self.status not in (4, 5) and not self.ring and not self.call
+        return free and self.status not in (4, 5) and not self.ring and not self.call and not self.direct
 
     def offer(self) -> list[dict[str, Any]]:
         queue = sorted(q for q, m in self.members.items() if not m.paused)[0]
@@ -811,6 +872,15 @@ class FakeQueueApp:
             mem.last_call = self.epoch()
         return [agent_event("AgentComplete", queue, Reason="caller")]
 
+    def transfer_in(self) -> list[dict[str, Any]]:
+        self.serial += 1
+        self.direct = f"PJSIP/seat1001-{self.serial:08x}"
+        return self.set_device(2)
+
+    def transfer_over(self) -> list[dict[str, Any]]:
+        self.direct = None
+        return self.set_device(1)
+
     def set_device(self, status: int) -> list[dict[str, Any]]:
         self.status = status
         return [member_event("QueueMemberStatus", q, **self.member_fields(q)) for q in self.members]
@@ -827,6 +897,8 @@ class FakeQueueApp:
             out.append(channel(self.ring[1], state="5"))
         if self.call:
             out += [channel("PJSIP/carrier-00000001", bridge="b"), channel(self.call[1], bridge="b")]
+        if self.direct:
+            out += [channel("PJSIP/seat1002-00000001", bridge="d"), channel(self.direct, bridge="d")]
         return out
 
 
@@ -842,7 +914,7 @@ def _feed(app: FakeQueueApp, m: AgentMachine, events: list[dict[str, Any]]) -> N
 
 
 def _step(rng: random.Random, app: FakeQueueApp, m: AgentMachine) -> None:
-    choice = rng.randrange(14)
+    choice = rng.randrange(16)
     try:
         if choice == 0:
             queues = rng.sample(["main", "complaints"], rng.randint(0, 2))
@@ -866,7 +938,7 @@ def _step(rng: random.Random, app: FakeQueueApp, m: AgentMachine) -> None:
     elif choice == 8 and app.call:
         app.clock.advance(rng.randint(1, 300))
         _feed(app, m, app.hang_up())
-    elif choice == 9 and not app.ring and not app.call:  # the softphone (un)registers between calls
+    elif choice == 9 and not app.ring and not app.call and not app.direct:  # (un)registers between calls
         _feed(app, m, app.set_device(rng.choice([1, 1, 5, 4, 0])))
     elif choice == 12 and app.members:  # someone pauses or unpauses the seat from the Asterisk CLI
         reason = rng.choice(["meeting", ""])
@@ -875,6 +947,11 @@ def _step(rng: random.Random, app: FakeQueueApp, m: AgentMachine) -> None:
         _feed(app, m, app.apply(QueueRemove(queue=rng.choice(sorted(app.members)), interface=IFACE)))
     elif choice in (10, 11):
         _send(app, m, m.tick(app.clock.advance(rng.randint(1, 20))).actions)
+    elif choice == 14 and not app.ring and not app.call and not app.direct and app.status not in (4, 5):
+        _feed(app, m, app.transfer_in())  # another seat transfers a caller straight to this one
+    elif choice == 15 and app.direct:
+        _feed(app, m, app.transfer_over())
+        _send(app, m, m.tick(app.clock.now).actions)  # the service ticks every second
 
 
 def _seen(facts: AgentFacts) -> tuple[Any, ...]:
