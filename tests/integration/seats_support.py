@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -10,7 +12,8 @@ from playwright.sync_api import Page
 
 from agents_ui.accounts import service
 from telephony import seat_bus
-from tests.integration.harness import REDIS_PORT, Platform, poll
+from telephony.sipp.runner import CallerId
+from tests.integration.harness import REDIS_PORT, Platform, place_calls, poll
 
 SEAT_PASSWORD = "坐席的密码 long enough"
 
@@ -57,3 +60,38 @@ def log_in(page: Page, web: str, username: str, next_path: str) -> None:
     page.get_by_label("密码").fill(SEAT_PASSWORD)
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="登录").click()
+
+
+class CallInBackground:
+    """A sipp caller on a trunk (``desk`` unless told), talking for ``seconds`` unless the agent
+    hangs up first, in a thread of its own while the test drives the browsers."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        work: Path,
+        seconds: float,
+        *,
+        caller: str,
+        trunk: str = "desk",
+        text: str = "我家门口的路灯坏了",
+    ) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.result = place_calls(
+                    platform, trunk, work, callers=[CallerId(caller)], text=text, talk_seconds=seconds
+                )
+            except BaseException as exc:  # reported by join()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name=f"{trunk}-caller", daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the sipp caller did not finish"
+        if self.error is not None:
+            raise AssertionError(f"the sipp caller failed: {self.error!r}") from self.error

@@ -7,20 +7,17 @@ process. Screenshots: test-artifacts/screenshots/softphone-*.png.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from telephony.models import Call
-from telephony.sipp.runner import CallerId
 from tests.integration.browser import open_pages, shot
-from tests.integration.harness import Platform, closed_rows_since, place_calls, poll
-from tests.integration.seats_support import add_seat_user, log_in, seat_state
+from tests.integration.harness import Platform, closed_rows_since, poll
+from tests.integration.seats_support import CallInBackground, add_seat_user, log_in, seat_state
 
 CALLER = "13912345678"
 MASKED = "139****5678"
@@ -44,34 +41,6 @@ def two_pages(seats: Platform, request: pytest.FixtureRequest) -> Iterator[tuple
         finally:
             for who, page in zip(("agent", "supervisor"), pages, strict=True):
                 shot(page, f"softphone-{who}-last-{request.node.name[:50]}")
-
-
-class CallInBackground:
-    """A sipp caller on the desk trunk, talking for ``seconds`` unless the agent hangs up first."""
-
-    def __init__(self, platform: Platform, work: Path, seconds: float) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.result = place_calls(
-                    platform,
-                    "desk",
-                    work,
-                    callers=[CallerId(CALLER)],
-                    text="我家门口的路灯坏了",
-                    talk_seconds=seconds,
-                )
-            except BaseException as exc:  # reported by join()
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, name="desk-caller", daemon=True)
-        self.thread.start()
-
-    def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the sipp caller did not finish"
 
 
 def stats(page: Page, handle: str) -> dict[str, int]:
@@ -105,7 +74,7 @@ def test_given_an_available_agent_when_a_citizen_calls_then_one_click_answers_wi
 
     # 3. A citizen calls: the agent's page rings with the screen pop; the wallboard shows the caller waiting.
     first = platform.last_call_id()
-    caller = CallInBackground(platform, tmp_path / "caller", seconds=40)
+    caller = CallInBackground(platform, tmp_path / "caller", seconds=40, caller=CALLER)
     expect(agent_page.locator("#incoming")).to_be_visible(timeout=20_000)
     expect(agent_page.locator("#seat-state")).to_have_attribute("data-state", "ringing")
     expect(agent_page.locator("#pop-number")).to_contain_text(CALLER)
