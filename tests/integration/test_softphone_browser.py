@@ -7,13 +7,17 @@ process. Screenshots: test-artifacts/screenshots/softphone-*.png.
 
 from __future__ import annotations
 
+import array
+import math
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from asterisk_conf.layout import InstanceLayout
 from telephony.models import Call
 from tests.integration.browser import open_pages, shot
 from tests.integration.harness import Platform, closed_rows_since, poll
@@ -41,6 +45,17 @@ def two_pages(seats: Platform, request: pytest.FixtureRequest) -> Iterator[tuple
         finally:
             for who, page in zip(("agent", "supervisor"), pages, strict=True):
                 shot(page, f"softphone-{who}-last-{request.node.name[:50]}")
+
+
+def loudest_window_rms(wav: Path, window_ms: int = 100) -> float:
+    """RMS of the loudest window of a 16-bit mono WAV: speech or a beep is hundreds or more,
+    silence (or comfort noise) a few."""
+    with wave.open(str(wav)) as audio:
+        assert audio.getsampwidth() == 2 and audio.getnchannels() == 1, audio.getparams()
+        samples = array.array("h", audio.readframes(audio.getnframes()))
+        step = audio.getframerate() * window_ms // 1000
+    windows = (samples[i : i + step] for i in range(0, len(samples) - step + 1, step))
+    return max((math.sqrt(sum(x * x for x in w) / len(w)) for w in windows), default=0.0)
 
 
 def stats(page: Page, handle: str) -> dict[str, int]:
@@ -91,11 +106,26 @@ def test_given_an_available_agent_when_a_citizen_calls_then_one_click_answers_wi
     expect(agent_page.locator("#seat-state")).to_have_attribute("data-state", "on_call")
     expect(row.locator(".state")).to_have_attribute("data-state", "on_call")
     expect(tile.locator(".waiting")).to_have_text("0")
+    # Asterisk records what it hears from the browser on the agent's leg (MixMonitor's r() file):
+    # Chromium's fake microphone beeps, so that recording must not be silent.
+    agent_leg = ((seat_state(AGENT) or {}).get("call") or {}).get("channel")
+    assert agent_leg, seat_state(AGENT)
+    agent_wav = (
+        InstanceLayout.for_settings(platform.settings).spool / "test-agent-leg" / f"{time.time_ns()}.wav"
+    )
+    platform.rx(f"mixmonitor start {agent_leg} {agent_wav.with_suffix('.mix.wav')},r({agent_wav})")
     before = stats(agent_page, "hotlineConsole")
     time.sleep(2)
     after = stats(agent_page, "hotlineConsole")
+    platform.rx(f"mixmonitor stop {agent_leg}")
     assert after["packetsReceived"] - before["packetsReceived"] > 50, (before, after)
     assert after["packetsSent"] - before["packetsSent"] > 50, (before, after)
+    poll(
+        "the agent leg's recording written",
+        lambda: agent_wav.exists() and agent_wav.stat().st_size > 8000,
+        10,
+    )
+    assert loudest_window_rms(agent_wav) > 300, "the agent's leg recorded in Asterisk is silent"
     shot(agent_page, "softphone-4-on-call")
 
     # 5. Whisper: the supervisor's own softphone is rung into the call and hears it.
