@@ -11,7 +11,9 @@ Screenshots: test-artifacts/screenshots/strategies-*.png.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -630,3 +632,64 @@ def _channels(platform: Platform) -> list[str]:
     return [
         line.split("!")[0] for line in platform.rx("core show channels concise").splitlines() if "!" in line
     ]
+
+
+# ----- 7. the seat layer restarted under a call --------------------------------------------------
+
+
+def test_given_an_agent_on_a_call_when_the_seat_service_and_the_web_process_are_killed_then_the_call_goes_on(
+    seats: Platform, clean_platform: Platform, tmp_path: Path
+) -> None:
+    platform = seats
+    agent, extension = LINK
+    with consoles(platform, "restart-mid-call", LINK) as (page,):
+        sign_in(page)
+        first = platform.last_call_id()
+        caller = CallInBackground(platform, tmp_path / "caller", seconds=60, caller="13400006666")
+        expect(page.locator("#incoming")).to_be_visible(timeout=RING_MS)
+        page.locator("#btn-answer").click()
+        seat_is(page, "on_call")
+        hears_audio(page)
+
+        # Both processes of the seat layer die at once, as in a crash or an OOM kill.
+        old = {name: platform.component_pid(name) for name in ("seats", "web")}
+        for pid in old.values():
+            os.kill(pid, signal.SIGKILL)
+        poll(
+            "a new seat service rebuilt from Asterisk and a new web process",
+            lambda: (
+                (
+                    all(_pid(platform, n) not in (None, pid) for n, pid in old.items())
+                    and platform.healthy()
+                    and (seats_now := platform.status("seats") or {}).get("pid") != old["seats"]
+                    and seats_now.get("rebuilds", 0) >= 1  # the new service's own first rebuild
+                )
+                or None
+            ),
+            60,
+        )
+
+        # The call never noticed: still bridged, audio still flowing, the caller still talking.
+        assert bridged_with_caller(platform, extension, "desk")
+        assert caller.thread.is_alive()
+        hears_audio(page)
+        # The seat was rebuilt as it is (on a call), and the page learnt it again by itself.
+        assert redis_state(agent) == "on_call"
+        expect(page.locator("#ws-status")).to_have_attribute("data-state", "open", timeout=30_000)
+        seat_is(page, "on_call")
+        shot(page, "strategies-7-after-restart-on-call")
+
+        # The rest of the call works as usual: hang up, wrap up with an outcome, available.
+        page.locator("#btn-hangup").click()
+        wrap_up(page, "resolved", "重启后仍正常")
+        caller.join(30)
+        (call,) = closed_rows_since(platform, first)
+        assert (call.agent, call.outcome, call.outcome_note) == (agent, "resolved", "重启后仍正常")
+
+
+def _pid(platform: Platform, component: str) -> int | None:
+    """The component's pid, None while the supervisor is between two of its lives."""
+    try:
+        return platform.component_pid(component)
+    except (OSError, ValueError):
+        return None
