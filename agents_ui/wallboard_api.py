@@ -90,20 +90,12 @@ async def supervise(
 ) -> AgentOut | JSONResponse:
     if not user.extension:
         raise HTTPException(404, "no seat: a supervisor needs an extension to listen in")
-    if not _in_team({"agent": body.agent}, team_agent_names(session, user)):
-        record(
-            session,
-            actor=user.username,
-            action="call.supervise",
-            target=body.agent,
-            source_ip=client_ip(request),
-            outcome=Outcome.REFUSED,
-            detail=f"{body.mode}: not in my team",
-        )
-        return JSONResponse({"detail": "this agent is not in your team"}, status_code=403)
     # Listening to a citizen's call is a privileged act: audited whether it works or not (a refusal
     # is answered, not raised, so its audit row is committed with the request).
     audit = partial(record, session, actor=user.username, action="call.supervise", target=body.agent)
+    if not _in_team({"agent": body.agent}, team_agent_names(session, user)):
+        audit(source_ip=client_ip(request), outcome=Outcome.REFUSED, detail=f"{body.mode}: not in my team")
+        return JSONResponse({"detail": "this agent is not in your team"}, status_code=403)
     try:
         agent = await link.command(body.agent, "supervise", supervisor=user.username, reason=body.mode)
     except SeatServiceUnavailable as exc:
