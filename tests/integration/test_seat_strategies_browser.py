@@ -693,3 +693,50 @@ def _pid(platform: Platform, component: str) -> int | None:
         return platform.component_pid(component)
     except (OSError, ValueError):
         return None
+
+
+# ----- 8. Asterisk restarted under a logged-in browser -------------------------------------------
+
+
+def test_given_an_available_agent_when_asterisk_restarts_then_the_softphone_re_registers_and_takes_calls(
+    seats: Platform, clean_platform: Platform, tmp_path: Path
+) -> None:
+    platform = seats
+    agent, extension = LINK
+    with consoles(platform, "asterisk-restart", LINK) as (page,):
+        sign_in(page)
+        joined(platform, "desk", extension)
+        old_pid = platform.instance.pid
+        platform.instance.kill()  # SIGKILL: no goodbye to the softphone, like a crash
+        # The page sees its SIP link go, then the supervisor brings Asterisk back.
+        expect(page.locator("#sip-status")).not_to_have_attribute("data-state", "registered", timeout=30_000)
+        poll(
+            "Asterisk back and the seats rebuilt",
+            lambda: (
+                (
+                    platform.instance.pid not in (None, old_pid)
+                    and platform.healthy()
+                    and (platform.status("seats") or {}).get("ami_connected")
+                )
+                or None
+            ),
+            60,
+        )
+        # JsSIP registers again by itself, and the seat is back in its queue as it was.
+        expect(page.locator("#sip-status")).to_have_attribute("data-state", "registered", timeout=60_000)
+        joined(platform, "desk", extension)
+        seat_is(page, "available")
+        shot(page, "strategies-8-after-asterisk-restart")
+
+        # A citizen's call rings the re-registered softphone and is answered with audio.
+        first = platform.last_call_id()
+        caller = CallInBackground(platform, tmp_path / "caller", seconds=30, caller="13400007777")
+        expect(page.locator("#incoming")).to_be_visible(timeout=RING_MS)
+        page.locator("#btn-answer").click()
+        seat_is(page, "on_call")
+        hears_audio(page)
+        page.locator("#btn-hangup").click()
+        wrap_up(page)
+        caller.join(30)
+        (call,) = closed_rows_since(platform, first)
+        assert call.agent == agent
