@@ -180,6 +180,22 @@ def hears_audio(page: Page, seconds: float = 2.0) -> None:
     assert after - before > 25 * seconds, (before, after)
 
 
+def takes_a_call(platform: Platform, page: Page, work: Path, number: str, agent: str) -> None:
+    """A citizen calls the desk queue: the page rings, answers, hears the caller, hangs up and wraps
+    up; the call's row names the agent."""
+    first = platform.last_call_id()
+    caller = CallInBackground(platform, work, seconds=30, caller=number)
+    expect(page.locator("#incoming")).to_be_visible(timeout=RING_MS)
+    page.locator("#btn-answer").click()
+    seat_is(page, "on_call")
+    hears_audio(page)
+    page.locator("#btn-hangup").click()
+    wrap_up(page)
+    caller.join(30)
+    (call,) = closed_rows_since(platform, first)
+    assert call.agent == agent
+
+
 def queue_show(platform: Platform, queue: str) -> str:
     return platform.rx(f"queue show {queue}")
 
@@ -501,17 +517,7 @@ def test_given_an_agent_when_the_browser_loses_its_links_then_it_recovers_with_w
         page.locator("#btn-unpause").click()
         seat_is(page, "available")
         poll("unpaused in Asterisk", lambda: "paused" not in member_line(platform, "desk", extension), 10)
-        first = platform.last_call_id()
-        caller = CallInBackground(platform, tmp_path / "caller", seconds=30, caller="13200007777")
-        expect(page.locator("#incoming")).to_be_visible(timeout=RING_MS)
-        page.locator("#btn-answer").click()
-        seat_is(page, "on_call")
-        hears_audio(page)
-        page.locator("#btn-hangup").click()
-        wrap_up(page)
-        caller.join(30)
-        (call,) = closed_rows_since(platform, first)
-        assert call.agent == username
+        takes_a_call(platform, page, tmp_path / "caller", "13200007777", username)
         page.locator("#btn-logout").click()
         seat_is(page, "logged_out")
 
@@ -729,14 +735,4 @@ def test_given_an_available_agent_when_asterisk_restarts_then_the_softphone_re_r
         shot(page, "strategies-8-after-asterisk-restart")
 
         # A citizen's call rings the re-registered softphone and is answered with audio.
-        first = platform.last_call_id()
-        caller = CallInBackground(platform, tmp_path / "caller", seconds=30, caller="13400007777")
-        expect(page.locator("#incoming")).to_be_visible(timeout=RING_MS)
-        page.locator("#btn-answer").click()
-        seat_is(page, "on_call")
-        hears_audio(page)
-        page.locator("#btn-hangup").click()
-        wrap_up(page)
-        caller.join(30)
-        (call,) = closed_rows_since(platform, first)
-        assert call.agent == agent
+        takes_a_call(platform, page, tmp_path / "caller", "13400007777", agent)
