@@ -115,6 +115,27 @@ def _check_password(password: str, username: str) -> None:
         raise AccountError(exc.code, str(exc)) from exc
 
 
+def _audit(
+    session: Session,
+    actor: Actor,
+    *,
+    action: str,
+    target: str,
+    outcome: Outcome = Outcome.OK,
+    detail: str = "",
+) -> None:
+    """An administrator's act (or its refusal) on the audit log, as ``actor`` did it."""
+    record(
+        session,
+        actor=actor.username,
+        action=action,
+        target=target,
+        source_ip=actor.source_ip,
+        outcome=outcome,
+        detail=detail,
+    )
+
+
 def create_user(
     session: Session,
     *,
@@ -148,13 +169,11 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    record(
+    _audit(
         session,
-        actor=actor.username,
+        actor,
         action="user.create",
         target=name,
-        source_ip=actor.source_ip,
-        outcome=Outcome.OK,
         detail=f"roles={user.roles}"
         + (f" team={_team_label(session, user.team_id)}" if user.team_id else ""),
     )
@@ -218,15 +237,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 
 def _refuse(session: Session, actor: Actor, action: str, target: str, code: str, why: str) -> AccountError:
-    record(
-        session,
-        actor=actor.username,
-        action=action,
-        target=target,
-        source_ip=actor.source_ip,
-        outcome=Outcome.INVALID,
-        detail=why,
-    )
+    _audit(session, actor, action=action, target=target, outcome=Outcome.INVALID, detail=why)
     return AccountError(code, why)
 
 
@@ -286,15 +297,7 @@ def update_user(
             changes.append(f"team {_team_label(session, user.team_id)} -> {_team_label(session, new_team)}")
             user.team_id = new_team
     if changes:
-        record(
-            session,
-            actor=actor.username,
-            action="user.update",
-            target=user.username,
-            source_ip=actor.source_ip,
-            outcome=Outcome.OK,
-            detail="; ".join(changes),
-        )
+        _audit(session, actor, action="user.update", target=user.username, detail="; ".join(changes))
     return user
 
 
@@ -316,13 +319,11 @@ def set_skills(session: Session, *, user_id: int, skills: Mapping[str, int], act
         return user
     session.execute(delete(AgentSkill).where(AgentSkill.user_id == user.id))
     session.add_all(AgentSkill(user_id=user.id, queue=q, penalty=p) for q, p in sorted(skills.items()))
-    record(
+    _audit(
         session,
-        actor=actor.username,
+        actor,
         action="user.skills",
         target=user.username,
-        source_ip=actor.source_ip,
-        outcome=Outcome.OK,
         detail=" ".join(f"{q}:{p}" for q, p in sorted(skills.items())) or "-",
     )
     return user
@@ -347,14 +348,7 @@ def reset_password(session: Session, *, user_id: int, new_password: str, actor: 
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     sessions.end_all_for_user(session, user.id, reason="password reset")
-    record(
-        session,
-        actor=actor.username,
-        action="user.password",
-        target=user.username,
-        source_ip=actor.source_ip,
-        outcome=Outcome.OK,
-    )
+    _audit(session, actor, action="user.password", target=user.username)
     return user
 
 
@@ -414,13 +408,11 @@ def create_team(session: Session, *, name: str, display_name: str = "", actor: A
     team = Team(name=_check_team_name(session, name), display_name=_check_team_display_name(display_name))
     session.add(team)
     session.flush()
-    record(
+    _audit(
         session,
-        actor=actor.username,
+        actor,
         action="team.create",
         target=team.name,
-        source_ip=actor.source_ip,
-        outcome=Outcome.OK,
         detail=f"display name {team.display_name}" if team.display_name else "",
     )
     return team
@@ -449,15 +441,7 @@ def rename_team(
             changes.append(f"display name {team.display_name or '-'} -> {new_display or '-'}")
             team.display_name = new_display
     if changes:
-        record(
-            session,
-            actor=actor.username,
-            action="team.update",
-            target=old_name,
-            source_ip=actor.source_ip,
-            outcome=Outcome.OK,
-            detail="; ".join(changes),
-        )
+        _audit(session, actor, action="team.update", target=old_name, detail="; ".join(changes))
     return team
 
 
@@ -467,26 +451,18 @@ def delete_team(session: Session, *, team_id: int, actor: Actor) -> None:
     team = get_team(session, team_id)
     members = session.scalar(select(func.count(User.id)).where(User.team_id == team.id)) or 0
     if members:
-        record(
+        _audit(
             session,
-            actor=actor.username,
+            actor,
             action="team.delete",
             target=team.name,
-            source_ip=actor.source_ip,
             outcome=Outcome.INVALID,
             detail=f"{members} member(s) left",
         )
         raise TeamNotEmpty(members)
     session.delete(team)
     session.flush()
-    record(
-        session,
-        actor=actor.username,
-        action="team.delete",
-        target=team.name,
-        source_ip=actor.source_ip,
-        outcome=Outcome.OK,
-    )
+    _audit(session, actor, action="team.delete", target=team.name)
 
 
 # ----- whose calls a user sees --------------------------------------------------------------------
