@@ -21,7 +21,7 @@ from agents_ui.accounts.permissions import (
     require_page,
 )
 from agents_ui.api_types import Offset
-from agents_ui.deps import get_session, get_settings, templates
+from agents_ui.deps import DbSession, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from hotline.logs import mask_number
 from hotline.settings import Settings
@@ -117,7 +117,7 @@ def team_scope(session: Session, user: CurrentUser) -> str:
     responses={401: {"description": "Not logged in"}, 403: {"description": "Role may not read calls"}},
 )
 def list_calls(
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DbSession,
     user: Annotated[CurrentUser, Depends(require(*CALL_READERS))],
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -129,7 +129,7 @@ def list_calls(
 @router.get("/calls", response_class=HTMLResponse, include_in_schema=False)
 def calls_page(
     request: Request,
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
     user: Annotated[CurrentUser, Depends(require_page(*CALL_READERS))],
     lang: str | None = None,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -28,10 +29,15 @@ def get_database(request: Request) -> Database:
 def get_session(request: Request) -> Iterator[Session]:
     """One request, one transaction: committed when the route returns, rolled back if it raises.
 
-    Ask for it as ``Depends(get_session, scope="function")``. In FastAPI's default scope the code
+    Routes take it as ``DbSession`` (below), which asks for it with ``scope="function"``. In
+    FastAPI's default scope the code
     after ``yield`` (the commit) runs once the response has been sent: a browser that follows a
     login's redirect at once can then arrive before its session row exists, and is sent back to
     the login page; a client that reads what it just wrote can miss it.
     """
     with get_database(request).unit_of_work() as session:
         yield session
+
+
+# A route's database session, committed before its response is sent (see get_session).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

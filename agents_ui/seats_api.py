@@ -20,7 +20,7 @@ from agents_ui.accounts.permissions import USER_ADMINS, CurrentUser, require, re
 from agents_ui.accounts.websocket_auth import still_allowed, websocket_user
 from agents_ui.api_types import CALL_ID_PATTERN, CallId, Code, refuse_field
 from agents_ui.calls_api import seat_names
-from agents_ui.deps import get_session, get_settings, templates
+from agents_ui.deps import DbSession, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
 from asterisk_conf.layout import InstanceLayout
@@ -341,7 +341,7 @@ async def seat_pause(
 async def seat_wrap_up(
     body: WrapUpIn,
     settings: Annotated[Settings, Depends(get_settings)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DbSession,
     user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> AgentOut:
@@ -373,7 +373,7 @@ async def seat_wrap_up(
 async def screen_pop(
     uniqueid: Annotated[str, FastApiPath(pattern=CALL_ID_PATTERN)],
     settings: Annotated[Settings, Depends(get_settings)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DbSession,
     user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES, *SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> ScreenPop:

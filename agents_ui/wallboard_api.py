@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from agents_ui import seat_socket
 from agents_ui.accounts.audit import Outcome, record
@@ -16,7 +15,7 @@ from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import CurrentUser, client_ip, require, require_page
 from agents_ui.accounts.service import team_agent_names
 from agents_ui.accounts.websocket_auth import still_allowed, websocket_user
-from agents_ui.deps import get_session, get_settings
+from agents_ui.deps import DbSession, get_settings
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
 from agents_ui.seats_api import SERVICE_ERRORS, AgentOut, Label, SipAccount, get_link, live_page, sip_account
 from hotline.db import Database
@@ -58,7 +57,7 @@ def wallboard_page(
 )
 async def wallboard(
     settings: Annotated[Settings, Depends(get_settings)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DbSession,
     user: Annotated[CurrentUser, Depends(require(*SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> WallboardOut:
@@ -84,7 +83,7 @@ async def wallboard(
 async def supervise(
     request: Request,
     body: SuperviseIn,
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DbSession,
     user: Annotated[CurrentUser, Depends(require(*SUPERVISORS))],
     link: Annotated[SeatLink, Depends(get_link)],
 ) -> AgentOut | JSONResponse:

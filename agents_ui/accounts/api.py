@@ -35,12 +35,11 @@ from agents_ui.api_types import (
     TeamName,
     Username,
 )
-from agents_ui.deps import get_session
+from agents_ui.deps import DbSession
 from hotline.settings import Settings
 
 router = APIRouter(tags=["accounts"])
 
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Admin = Annotated[CurrentUser, Depends(require(*USER_ADMINS))]
 AnyUser = Annotated[CurrentUser, Depends(require(*EVERY_ROLE))]
 
@@ -164,7 +163,7 @@ def account_error(exc: service.AccountError) -> JSONResponse:
         429: {"model": Problem, "description": "Locked after repeated failures; see Retry-After"},
     },
 )
-def log_in(body: LoginIn, request: Request, response: Response, session: DB) -> UserOut | JSONResponse:
+def log_in(body: LoginIn, request: Request, response: Response, session: DbSession) -> UserOut | JSONResponse:
     result = service.login(
         session, username=body.username, password=body.password, source_ip=client_ip(request)
     )
@@ -180,7 +179,7 @@ def log_in(body: LoginIn, request: Request, response: Response, session: DB) -> 
     summary="Log out: ends the session on the server and clears the cookie",
     responses={401: {"model": Problem}},
 )
-def log_out(request: Request, user: AnyUser, session: DB) -> Response:
+def log_out(request: Request, user: AnyUser, session: DbSession) -> Response:
     service.logout(
         session,
         sessions.LiveSession(user.login, service.get_user(session, user.id)),
@@ -194,7 +193,7 @@ def log_out(request: Request, user: AnyUser, session: DB) -> Response:
 @router.get(
     "/api/me", response_model=UserOut, summary="The logged-in user", responses={401: {"model": Problem}}
 )
-def me(user: AnyUser, session: DB) -> UserOut:
+def me(user: AnyUser, session: DbSession) -> UserOut:
     return user_out(service.get_user(session, user.id))
 
 
@@ -206,7 +205,7 @@ ADMIN_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.get("/api/users", response_model=list[UserOut], summary="Every user", responses=ADMIN_ERRORS)
-def users(admin: Admin, session: DB) -> list[UserOut]:
+def users(admin: Admin, session: DbSession) -> list[UserOut]:
     return [user_out(u) for u in service.list_users(session)]
 
 
@@ -218,7 +217,7 @@ def users(admin: Admin, session: DB) -> list[UserOut]:
     responses=ADMIN_ERRORS,
 )
 def create(
-    body: UserCreate, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+    body: UserCreate, request: Request, admin: Admin, session: DbSession, background: BackgroundTasks
 ) -> UserOut | JSONResponse:
     try:
         user = service.create_user(
@@ -247,7 +246,12 @@ def create(
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def change(
-    user_id: RowId, body: UserChange, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+    user_id: RowId,
+    body: UserChange,
+    request: Request,
+    admin: Admin,
+    session: DbSession,
+    background: BackgroundTasks,
 ) -> UserOut | JSONResponse:
     given = body.model_fields_set
     try:
@@ -282,7 +286,12 @@ class Skills(BaseModel):
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def set_skills(
-    user_id: RowId, body: Skills, request: Request, admin: Admin, session: DB, background: BackgroundTasks
+    user_id: RowId,
+    body: Skills,
+    request: Request,
+    admin: Admin,
+    session: DbSession,
+    background: BackgroundTasks,
 ) -> Skills | JSONResponse:
     settings: Settings = request.app.state.settings
     unknown = sorted(set(body.skills) - {q.name for q in settings.queues})
@@ -328,7 +337,7 @@ def team_out(session: Session, team: Team) -> TeamOut:
 
 
 @router.get("/api/teams", response_model=list[TeamOut], summary="Every team (班组)", responses=ADMIN_ERRORS)
-def teams(admin: Admin, session: DB) -> list[TeamOut]:
+def teams(admin: Admin, session: DbSession) -> list[TeamOut]:
     sizes = service.team_sizes(session)
     return [
         TeamOut(id=t.id, name=t.name, display_name=t.display_name, members=sizes.get(t.id, 0))
@@ -343,7 +352,9 @@ def teams(admin: Admin, session: DB) -> list[TeamOut]:
     summary="Create a team",
     responses=ADMIN_ERRORS,
 )
-def create_team(body: TeamCreate, request: Request, admin: Admin, session: DB) -> TeamOut | JSONResponse:
+def create_team(
+    body: TeamCreate, request: Request, admin: Admin, session: DbSession
+) -> TeamOut | JSONResponse:
     try:
         team = service.create_team(
             session, name=body.name, display_name=body.display_name, actor=actor_of(admin, request)
@@ -360,7 +371,7 @@ def create_team(body: TeamCreate, request: Request, admin: Admin, session: DB) -
     responses={**ADMIN_ERRORS, 404: {"model": Problem, "description": "No such team"}},
 )
 def change_team(
-    team_id: RowId, body: TeamChange, request: Request, admin: Admin, session: DB
+    team_id: RowId, body: TeamChange, request: Request, admin: Admin, session: DbSession
 ) -> TeamOut | JSONResponse:
     try:
         team = service.rename_team(
@@ -386,7 +397,7 @@ def change_team(
         409: {"model": Problem, "description": "The team still has members: move them first"},
     },
 )
-def delete_team(team_id: RowId, request: Request, admin: Admin, session: DB) -> Response:
+def delete_team(team_id: RowId, request: Request, admin: Admin, session: DbSession) -> Response:
     try:
         service.delete_team(session, team_id=team_id, actor=actor_of(admin, request))
     except service.AccountError as exc:
@@ -406,7 +417,7 @@ def seats_changed(request: Request, background: BackgroundTasks) -> None:
     responses={**ADMIN_ERRORS, 404: {"model": Problem}},
 )
 def reset_password(
-    user_id: RowId, body: PasswordReset, request: Request, admin: Admin, session: DB
+    user_id: RowId, body: PasswordReset, request: Request, admin: Admin, session: DbSession
 ) -> Response:
     try:
         service.reset_password(
@@ -422,7 +433,7 @@ def reset_password(
 )
 def audit_log(
     admin: Admin,
-    session: DB,
+    session: DbSession,
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from agents_ui.accounts import service, sessions
 from agents_ui.accounts.api import clear_session_cookie, set_session_cookie
@@ -28,13 +27,12 @@ from agents_ui.accounts.permissions import (
 )
 from agents_ui.accounts.seats import QUEUE_ROLES
 from agents_ui.api_types import RowId
-from agents_ui.deps import get_session, get_settings, templates
+from agents_ui.deps import DbSession, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from hotline.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
-DB = Annotated[Session, Depends(get_session, scope="function")]
 AdminPage = Annotated[CurrentUser, Depends(require_page(*USER_ADMINS))]
 MAX_FORM_BYTES = 16 * 1024
 
@@ -88,7 +86,7 @@ def login_page(
 
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
-    request: Request, form: Form, session: DB, settings: Annotated[Settings, Depends(get_settings)]
+    request: Request, form: Form, session: DbSession, settings: Annotated[Settings, Depends(get_settings)]
 ) -> Response:
     lang = language_of(request, settings, form)
     next_url = safe_next(one(form, "next"))
@@ -110,7 +108,7 @@ def login_submit(
 
 @router.post("/logout")
 def logout_submit(
-    request: Request, session: DB, user: Annotated[CurrentUser | None, Depends(optional_user)]
+    request: Request, session: DbSession, user: Annotated[CurrentUser | None, Depends(optional_user)]
 ) -> Response:
     if user is not None:
         live = sessions.LiveSession(user.login, service.get_user(session, user.id))
@@ -143,7 +141,7 @@ def team_choice(form: dict[str, list[str]]) -> tuple[bool, int | None]:
 def users_page(
     request: Request,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
     lang: str | None = None,
     done: str = "",
@@ -184,7 +182,7 @@ def create_user_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)
@@ -210,7 +208,7 @@ def edit_user_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)
@@ -238,7 +236,7 @@ def set_active_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)
@@ -256,7 +254,7 @@ def reset_password_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)
@@ -274,7 +272,7 @@ def create_team_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)
@@ -296,7 +294,7 @@ def rename_team_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)
@@ -319,7 +317,7 @@ def delete_team_submit(
     request: Request,
     form: Form,
     admin: AdminPage,
-    session: DB,
+    session: DbSession,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     lang = language_of(request, settings, form)

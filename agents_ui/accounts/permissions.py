@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 
 from agents_ui.accounts import sessions
 from agents_ui.accounts.models import LoginSession, Role
-from agents_ui.deps import get_session
+from agents_ui.deps import DbSession
 
 COOKIE = "hotline_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -95,9 +95,7 @@ def session_user(connection: HTTPConnection, session: Session) -> CurrentUser | 
     )
 
 
-def optional_user(
-    request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
-) -> CurrentUser | None:
+def optional_user(request: Request, session: DbSession) -> CurrentUser | None:
     return session_user(request, session)
 
 
