@@ -576,12 +576,7 @@ def test_given_an_agent_on_a_call_when_they_blind_transfer_to_another_agent_then
         shot(page_a, "strategies-5-blind-a-wrap-up")
         shot(page_b, "strategies-5-blind-b-talking")
 
-        wrap_up(page_a, "transferred")
-        page_b.locator("#btn-hangup").click()
-        caller.join(30)
-        (call,) = closed_rows_since(platform, first)
-        assert call.agent == a and call.queue == "desk" and call.ended_at is not None
-        after_transfer(page_a, page_b, b)
+        after_transfer(platform, caller, first, (page_a, a), (page_b, b))
 
 
 def test_given_an_agent_on_a_call_when_they_consult_and_complete_the_transfer_then_the_other_has_the_caller(
@@ -618,16 +613,24 @@ def test_given_an_agent_on_a_call_when_they_consult_and_complete_the_transfer_th
         shot(page_a, "strategies-6-attended-a-wrap-up")
         shot(page_b, "strategies-6-attended-b-with-caller")
 
-        wrap_up(page_a, "transferred")
-        page_b.locator("#btn-hangup").click()
-        caller.join(30)
-        (call,) = closed_rows_since(platform, first)
-        assert call.agent == a and call.queue == "desk" and call.ended_at is not None
-        after_transfer(page_a, page_b, b)
+        after_transfer(platform, caller, first, (page_a, a), (page_b, b))
 
 
-def after_transfer(page_a: Page, page_b: Page, b: str) -> None:
-    """A went on call, wrap-up, available; B, whom no queue rang, talked and is free, no wrap-up."""
+def after_transfer(
+    platform: Platform,
+    caller: CallInBackground,
+    first: int,
+    agent_a: tuple[Page, str],
+    agent_b: tuple[Page, str],
+) -> None:
+    """A wraps up, B hangs up: one closed row, A's (the queue gave it A). A went on call, wrap-up,
+    available; B, whom no queue rang, talked and is free, no wrap-up."""
+    (page_a, a), (page_b, b) = agent_a, agent_b
+    wrap_up(page_a, "transferred")
+    page_b.locator("#btn-hangup").click()
+    caller.join(30)
+    (call,) = closed_rows_since(platform, first)
+    assert call.agent == a and call.queue == "desk" and call.ended_at is not None
     seat_is(page_b, "available")
     poll("B available in Redis", lambda: redis_state(b) == "available", 10)
     assert states(page_a) == ["on_call", "wrap_up", "available"], seen(page_a)
