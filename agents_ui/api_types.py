@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
 from agents_ui.accounts.passwords import MIN_LENGTH
+from telephony.channel_vars import UNIQUEID_PATTERN
 
 # Row ids are INTEGER primary keys: 32-bit on every database we run, so larger numbers can only
 # be typos or probes. Refused by validation (422), never passed to the database.
@@ -24,8 +25,8 @@ RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
 RowRef = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]  # a row id inside a request body
 Offset = Annotated[int, Query(ge=0, le=ROW_ID_MAX)]
 
-# Asterisk's uniqueid, "[<systemname>-]<epoch>.<sequence>" (telephony names the instance).
-CALL_ID_PATTERN = r"^(?:[a-z][a-z0-9_-]{0,39}-)?[0-9]{1,20}\.[0-9]{1,10}$"
+# A call's Asterisk uniqueid (telephony.channel_vars.UNIQUEID_PATTERN), whole.
+CALL_ID_PATTERN = f"^{UNIQUEID_PATTERN}$"
 CallId = Annotated[str, Field(pattern=CALL_ID_PATTERN)]
 Username = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$", description="Letters, digits, . _ -")

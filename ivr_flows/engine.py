@@ -19,14 +19,14 @@ from ivr_flows.context import MAX_STEPS_PER_CALL, FlowContext, utc_now
 from ivr_flows.ports import CallChannel
 from ivr_flows.schema import Flow
 from ivr_flows.step_runners import CallState, End, run_step
-from telephony.channel_vars import IVR_PATH, QUEUE, ROUTE
+from telephony.channel_vars import IVR_PATH, QUEUE, ROUTE, UNIQUEID_PATTERN
 
 __all__ = ["MAX_STEPS_PER_CALL", "FlowContext", "FlowOutcome", "run_flow", "utc_now"]
 
 log = logging.getLogger("ivr_flows.engine")
 # Asterisk's uniqueid is "[<systemname>-]<epoch>.<sequence>" (our instances set systemname); it
 # names the voicemail file, so nothing else passes.
-_UNIQUEID = re.compile(r"(?:[a-z][a-z0-9_-]{0,39}-)?[0-9]{1,20}\.[0-9]{1,10}")
+_UNIQUEID = re.compile(UNIQUEID_PATTERN)
 
 
 @dataclass(frozen=True)

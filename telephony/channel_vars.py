@@ -48,3 +48,7 @@ AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW, Q
 # GROUP() categories counted for the channel limits: all inbound calls, and per trunk.
 GROUP_INBOUND: Final = "hotline_inbound"
 GROUP_TRUNK: Final = "hotline_trunk"
+
+# Asterisk's uniqueid, "[<systemname>-]<epoch>.<sequence>" (our instances set systemname): it keys
+# call rows and names recordings, so whoever accepts one from outside checks it against this.
+UNIQUEID_PATTERN: Final = r"(?:[a-z][a-z0-9_-]{0,39}-)?[0-9]{1,20}\.[0-9]{1,10}"
