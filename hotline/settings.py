@@ -347,6 +347,92 @@ class IvrSettings(_Section):
     main_queue: str = Field("main", pattern=NAME_PATTERN)
 
 
+class RetentionSettings(_Section):
+    """Days each kind of recording is kept; 0 keeps it for ever. A legal hold overrides these."""
+
+    call: int = Field(730, ge=0, le=36500)
+    voicemail: int = Field(365, ge=0, le=36500)
+    survey: int = Field(365, ge=0, le=36500)
+
+
+class RecordingSettings(_Section):
+    enabled: bool = Field(True, description="Record every answered call (agent leg and caller leg)")
+    archive_format: Literal["opus", "gsm", "wav"] = Field(
+        "opus",
+        description="The kept copy: opus (Ogg Opus, stereo caller/agent, ~6 MB/hour), gsm (mono mix "
+        "in WAV, ~6 MB/hour, transcoded for listening), wav (PCM, ~115 MB/hour stereo)",
+    )
+    keep_pcm: bool = Field(
+        False, description="Keep Asterisk's PCM leg files after the transcript is stored (ASR input)"
+    )
+    min_free_mb: int = Field(
+        200, ge=0, le=10_000_000, description="Below this free space a new recording is marked failed"
+    )
+    retention: RetentionSettings = RetentionSettings()
+    agents_hear_own: bool = Field(True, description="Agents may listen to their own calls")
+    finalize_grace_seconds: int = Field(
+        20, ge=1, le=3600, description="How long a hung-up call's files may stay open before repair"
+    )
+
+
+class KeyPhraseSettings(_Section):
+    """A phrase spotted in transcripts: a category (to prefill cases) or an urgent word (alerts)."""
+
+    phrase: str = Field(min_length=1, max_length=64)
+    category: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    urgent: bool = False
+
+
+def _phrases(*items: tuple[str, str, bool]) -> tuple[KeyPhraseSettings, ...]:
+    return tuple(KeyPhraseSettings(phrase=p, category=c, urgent=u) for p, c, u in items)
+
+
+DEFAULT_VOCABULARY = _phrases(
+    ("路灯", "street_light", False),
+    ("street light", "street_light", False),
+    ("停水", "water_outage", False),
+    ("water outage", "water_outage", False),
+    ("no water", "water_outage", False),
+    ("停电", "power_outage", False),
+    ("power cut", "power_outage", False),
+    ("噪音", "noise", False),
+    ("noise", "noise", False),
+    ("垃圾", "rubbish", False),
+    ("rubbish", "rubbish", False),
+    ("井盖", "manhole_cover", False),
+    ("manhole", "manhole_cover", False),
+    ("欠薪", "unpaid_wages", False),
+    ("unpaid wages", "unpaid_wages", False),
+    ("火灾", "fire", True),
+    ("着火", "fire", True),
+    ("fire", "fire", True),
+    ("燃气泄漏", "gas_leak", True),
+    ("煤气", "gas_leak", True),
+    ("gas leak", "gas_leak", True),
+)
+
+
+class AsrSettings(_Section):
+    engine: Literal["pocketsphinx", "vosk"] = Field(
+        "pocketsphinx",
+        description="pocketsphinx ships an English model (works out of the box); vosk needs vosk_model",
+    )
+    vosk_model: Path = Field(
+        Path(""), description="Folder of a Vosk model, e.g. vosk-model-cn-0.22 for Mandarin"
+    )
+    pocketsphinx_grammar: Literal["general", "vocabulary"] = Field(
+        "vocabulary",
+        description="general: the shipped en-us language model; vocabulary: the hotline's words "
+        "(key phrases plus everyday words), far more accurate on them",
+    )
+    workers: int = Field(1, ge=0, le=64, description="Transcription worker processes started by make run")
+    max_seconds: int = Field(
+        1800, ge=10, le=86400, description="Longest a transcription may run before it is retried"
+    )
+    max_attempts: int = Field(3, ge=1, le=20)
+    vocabulary: tuple[KeyPhraseSettings, ...] = DEFAULT_VOCABULARY
+
+
 class Settings(_Section):
     site: SiteSettings = SiteSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -366,6 +452,8 @@ class Settings(_Section):
     queues: tuple[QueueSettings, ...] = (QueueSettings(name="main", title="综合受理"),)
     seats: tuple[SeatSettings, ...] = ()
     agents: AgentSettings = AgentSettings()
+    recording: RecordingSettings = RecordingSettings()
+    asr: AsrSettings = AsrSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
