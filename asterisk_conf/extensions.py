@@ -33,7 +33,7 @@ OVERFLOW_CAPACITY = cv.OVERFLOW_CAPACITY
 CLASSIC_AGI_SCRIPT = "hotline-flow.agi"
 # Extensions Asterisk gives a meaning of its own; a queue of that name would hijack it.
 RESERVED_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T", "fax", "talk"})
-# Queue() options; none yet (transfers and recording arrive with later features).
+# Queue() options; none (recording is MixMonitor on the caller's channel, started just before).
 QUEUE_OPTIONS = ""
 # A seat reaches a queue (e.g. to transfer a caller to it) by dialling queue-<name>.
 TRANSFER_QUEUE_PREFIX = "queue-"
@@ -195,7 +195,8 @@ def _queues(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> Non
         args = [name]
         if queue.max_wait:
             args += [QUEUE_OPTIONS, "", "", str(queue.max_wait)]
-        steps: list[Step] = [f"Set({_inherit(cv.QUEUE)}={name})", f"Queue({','.join(args)})"]
+        steps: list[Step] = [*_record(settings, layout), f"Set({_inherit(cv.QUEUE)}={name})"]
+        steps.append(f"Queue({','.join(args)})")
         _extension(section, name, steps + _overflow(overflow_flow, goodbye))
     section.comment(
         "s: an empty queue name (Goto keeps the current extension, s). i: a name that is not a queue."
@@ -203,6 +204,29 @@ def _queues(conf: ConfigFile, settings: Settings, layout: InstanceLayout) -> Non
     section.comment("Both go to the main queue so a flow's bad choice still reaches people.")
     _extension(section, "s", [f"Goto({main},1)"])
     _extension(section, "i", [f"Goto({main},1)"])
+
+
+def _record(settings: Settings, layout: InstanceLayout) -> list[Step]:
+    """Start the call's recording on the caller's channel, before its first Queue().
+
+    MixMonitor's b option writes nothing until the caller is bridged to someone, so the files
+    hold the conversation from the agent's answer to hang-up (hold and transfers included) and a
+    caller who gives up in the queue leaves no file. r() is what the caller said, t() what the
+    caller heard (the agent); the worker turns them into the archive copy (recording/).
+    """
+    if not settings.recording.enabled:
+        return []
+    recordings = dialplan_literal(str(layout.recordings), source="site.state_dir")
+    zone = dialplan_literal(settings.site.timezone, source="site.timezone")
+    base = f"${{{cv.RECORDING}}}"
+    return [
+        Why(f"Once per call: a caller queued again (overflow flow, transfer) has {cv.RECORDING} set."),
+        f'GotoIf($["${{{cv.RECORDING}}}" != ""]?recording)',
+        Why("Files by the local date and Asterisk's uniqueid (digits, dots, the instance name)."),
+        f"Set({cv.RECORDING}={recordings}/${{STRFTIME(${{EPOCH}},{zone},%Y/%m/%d)}}/${{UNIQUEID}})",
+        f"MixMonitor({base}.wav,br({base}-caller.wav)t({base}-agent.wav))",
+        ("recording", "NoOp(recording)"),
+    ]
 
 
 def _overflow(flow: str, goodbye: str) -> list[Step]:

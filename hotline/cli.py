@@ -29,7 +29,9 @@ from typing import Any
 
 from hotline.settings import Settings, SettingsError, load_settings
 
-COMPONENTS = ("redis", "agi", "tracker", "seats", "web")
+COMPONENTS = ("redis", "agi", "tracker", "seats", "recorder", "asr", "beat", "web")
+# Celery's: they report progress in their logs, and the supervisor restarts them when they exit.
+RECORDING_COMPONENTS = frozenset({"recorder", "asr", "beat"})
 # Components that write a heartbeat file (the supervisor kills them when it goes stale).
 WITH_HEARTBEAT = frozenset({"agi", "tracker", "seats"})
 
@@ -196,7 +198,7 @@ def cmd_run(settings: Settings, install: bool = True) -> int:
             heartbeat=status_dir(settings.state_dir) / f"{name}.json" if name in WITH_HEARTBEAT else None,
         )
         for name in COMPONENTS
-        if name != "redis" or settings.redis.managed
+        if (name != "redis" or settings.redis.managed) and (name != "asr" or settings.asr.workers > 0)
     ]
     say(f"[platform] starting {', '.join(c.name for c in components)} (logs in {log_dir})")
     _print_where(settings)
@@ -232,6 +234,11 @@ def cmd_component(settings: Settings, name: str) -> int:
         from hotline.redis_server import exec_redis
 
         exec_redis(settings)  # replaces this process
+    if name in RECORDING_COMPONENTS:
+        from recording.worker import run_component
+
+        run_component(settings, name)
+        return 0
     if name == "web":
         import uvicorn
 

@@ -430,6 +430,9 @@ class AsrSettings(_Section):
         1800, ge=10, le=86400, description="Longest a transcription may run before it is retried"
     )
     max_attempts: int = Field(3, ge=1, le=20)
+    requeue_after_seconds: int = Field(
+        60, ge=1, le=86400, description="A queued transcription not started by then is queued again"
+    )
     vocabulary: tuple[KeyPhraseSettings, ...] = DEFAULT_VOCABULARY
 
 

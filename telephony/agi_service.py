@@ -23,6 +23,7 @@ from ivr_flows.context import FlowContext
 from ivr_flows.engine import FlowOutcome, run_flow
 from ivr_flows.loader import load_all
 from ivr_flows.schema import Flow
+from recording import jobs
 from recording.service import register_voicemail
 from telephony import channel_vars as cv
 from telephony.fastagi import AgiConnection, FastAgiServer
@@ -122,6 +123,7 @@ class FlowRunner:
 
 async def run_agi(settings: Settings, stop: asyncio.Event) -> None:
     db = Database(settings.database_url)
+    jobs.configure(settings)  # messages callers leave are handed to the recording workers
     runner = FlowRunner(settings, db)
     server = FastAgiServer(
         runner.handle,

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from hotline.db import Database, utcnow
 from hotline.logs import mask_number
+from hotline.settings import RecordingSettings
+from recording import service as recordings
 from recording.models import Recording, RecordingKind
 from telephony import channel_vars as cv
 from telephony.models import Call, Disposition
@@ -81,9 +83,10 @@ class StuckCall:
 class CallTracker:
     """Turns AMI events into call rows; also knows which calls sit in AGI, for the watchdog."""
 
-    def __init__(self, db: Database, *, node: str) -> None:
+    def __init__(self, db: Database, *, node: str, recording: RecordingSettings | None = None) -> None:
         self._db = db
         self._node = node
+        self._recording = recording or RecordingSettings()
         self._queue: asyncio.Queue[Callable[[Session], None]] = asyncio.Queue()
         # One thread keeps transactions in event order and off the event loop.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-rows")
@@ -121,6 +124,10 @@ class CallTracker:
         elif name == "AgentConnect":
             agent = _clip(event.get("MemberName") or event.get("Interface"), 128)
             self._submit(partial(self._update, uid=uid, agent_connected_at=now, agent=agent))
+            # The dialplan started MixMonitor before Queue(); its files begin with this answer.
+            base = str((event.get("ChanVariable") or {}).get(cv.RECORDING) or "")
+            if base:
+                self._submit(partial(self._recording_started, uid=uid, base=base, now=now))
         elif name == "Hangup":
             self.tracked.pop(uid, None)
             self.in_agi.pop(uid, None)
@@ -207,6 +214,11 @@ class CallTracker:
                 continue
             setattr(call, key, value)
 
+    def _recording_started(self, session: Session, *, uid: str, base: str, now: datetime) -> None:
+        recordings.start_call_recording(
+            session, call_uniqueid=uid, base_path=base[:512], started_at=now, settings=self._recording
+        )
+
     def _close(self, session: Session, *, event: dict[str, Any], now: datetime) -> None:
         uid = str(event["Uniqueid"])
         call = session.scalar(select(Call).where(Call.uniqueid == uid))
@@ -229,6 +241,8 @@ class CallTracker:
             )
         )
         call.disposition = self._disposition(call, variables, has_voicemail is not None)
+        call.duration_seconds = max(0, round((now - call.started_at).total_seconds()))
+        recordings.call_ended(session, call_uniqueid=uid, ended_at=now)
         gave_up = _QUEUE_GAVE_UP.get(variables.get(cv.QUEUE_OVERFLOW, ""))
         if gave_up and call.agent_connected_at is None:
             call.end_reason = f"queue {call.queue or '?'}: {gave_up}; the queue's overflow flow ran"
@@ -263,6 +277,9 @@ class CallTracker:
                 call.ended_at = now
                 call.disposition = Disposition.ABNORMAL
                 call.end_reason = "not live in Asterisk when the tracker (re)connected"
+                call.duration_seconds = max(0, round((now - call.started_at).total_seconds()))
+                # Asterisk went away under it: the files were left open; the worker repairs them.
+                recordings.call_ended(session, call_uniqueid=call.uniqueid, ended_at=now)
                 log.warning("open call closed as abnormal", extra={"call": call.uniqueid})
         for uid, ch in live.items():
             if uid in known or session.scalar(select(Call.id).where(Call.uniqueid == uid)):

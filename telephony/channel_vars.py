@@ -35,6 +35,11 @@ QUEUE_OVERFLOW_FULL: Final = "full"
 # How this trunk's calls run their flow: fastagi, classic_agi or dialplan (settings trunks.ivr_mode).
 IVR_MODE: Final = "HOTLINE_IVR_MODE"
 
+# The call's recording, a path without extension (<recordings>/<Y>/<m>/<d>/<uniqueid>), set by
+# the dialplan when it starts MixMonitor before the first Queue(); its being set means "already
+# recording", so a caller queued again keeps the one recording.
+RECORDING: Final = "HOTLINE_RECORDING"
+
 ROUTE_QUEUE: Final = "queue"
 ROUTE_HANGUP: Final = "hangup"
 # Set by the dialplan (not the flow) when a call reached the main queue because its flow did not finish.
@@ -43,7 +48,7 @@ ROUTES: Final = frozenset({ROUTE_QUEUE, ROUTE_HANGUP})
 
 # Variables the AMI manager adds to every channel event (manager.conf channelvars), so the
 # call tracker learns the IVR path and queue without polling.
-AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW, QUEUE_OVERFLOW)
+AMI_CHANNEL_VARS: Final = (TRUNK, IVR_PATH, QUEUE, ROUTE, FLOW_DONE, OVERFLOW, QUEUE_OVERFLOW, RECORDING)
 
 # GROUP() categories counted for the channel limits: all inbound calls, and per trunk.
 GROUP_INBOUND: Final = "hotline_inbound"

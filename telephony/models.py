@@ -57,10 +57,18 @@ class Call(Base):
     # What the agent recorded in wrap-up (settings.agents.dispositions), and their note.
     outcome: Mapped[str] = mapped_column(String(32), default="", server_default="")
     outcome_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Whole seconds from the channel's start to its hang-up, set when the row closes: the
+    # recordings search filters on it.
+    duration_seconds: Mapped[int | None] = mapped_column(default=None)
 
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_open", "ended_at"),
+        # The supervisors' search: one field narrowed, newest first.
+        Index("ix_calls_caller_started", "caller_number", "started_at"),
+        Index("ix_calls_agent_started", "agent", "started_at"),
+        Index("ix_calls_queue_started", "queue", "started_at"),
+        Index("ix_calls_disposition_started", "disposition", "started_at"),
     )
 
     @property

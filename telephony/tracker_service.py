@@ -15,6 +15,7 @@ from asterisk_conf.layout import InstanceLayout
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.status import clear_status, write_status
+from recording import jobs
 from telephony.ami import AmiActionFailed, AmiClient, AmiUnavailable
 from telephony.ami_actions import CoreShowChannels, Redirect
 from telephony.call_tracker import CallTracker, StuckCall
@@ -66,7 +67,9 @@ class AgiWatchdog:
 async def run_tracker(settings: Settings, stop: asyncio.Event) -> None:
     layout = InstanceLayout.for_settings(settings)
     db = Database(settings.database_url)
-    tracker = CallTracker(db, node=settings.asterisk.instance)
+    tracker = CallTracker(db, node=settings.asterisk.instance, recording=settings.recording)
+    # Finished calls' recordings are handed to the workers as the rows commit.
+    jobs.configure(settings)
     ami: AmiClient
 
     async def rebuild() -> None:

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from hotline.migrate import include_name
 from hotline.models import Base
 
 config = context.config
@@ -11,7 +12,12 @@ config = context.config
 def run() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=Base.metadata, render_as_batch=True)
+        context.configure(
+            connection=connectable,
+            target_metadata=Base.metadata,
+            render_as_batch=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -20,7 +26,12 @@ def run() -> None:
     )
     with engine.connect() as connection:
         # render_as_batch lets ALTER TABLE migrations work on SQLite too.
-        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.pool import NullPool
 
 from hotline.db import Database, UtcDateTime
-from hotline.migrate import alembic_config, upgrade
+from hotline.migrate import alembic_config, include_name, upgrade
 from hotline.models import Base
 from recording.models import Recording
 from recording.service import register_voicemail
@@ -88,7 +88,8 @@ def schema_diff(url: str) -> list[Any]:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True}
+                conn,
+                opts={"compare_type": True, "compare_server_default": True, "include_name": include_name},
             )
             return list(compare_metadata(context, Base.metadata))
     finally:

@@ -24,7 +24,7 @@ from agents_ui.accounts.models import AgentSkill, AuditEntry, LoginSession, Team
 from agents_ui.app import create_app
 from agents_ui.i18n import LANGUAGES, translator
 from hotline.db import Database, utcnow
-from hotline.migrate import alembic_config, upgrade
+from hotline.migrate import alembic_config, include_name, upgrade
 from hotline.models import Base
 from hotline.settings import DatabaseSettings, QueueSettings, Settings, SiteSettings
 from telephony.models import Call
@@ -530,6 +530,6 @@ def test_given_a_migrated_sqlite_database_then_it_matches_the_models(db_url):
     # Server defaults are compared on PostgreSQL (test_data_layer_postgres): SQLite reflects '' badly.
     engine = create_engine(db_url, poolclass=NullPool)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()

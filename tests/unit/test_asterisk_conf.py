@@ -215,6 +215,10 @@ def test_transports_bind_the_configured_address() -> None:
 # --- extensions.conf ----------------------------------------------------------------------------
 
 ALLOWED_DIALPLAN_VARS = {
+    cv.RECORDING,  # a path made of state_dir, the local date and the uniqueid
+    "UNIQUEID",  # Asterisk's own: digits, dots and the instance name
+    "EPOCH",
+    "STRFTIME",
     cv.TRUNK,
     cv.FLOW_DONE,
     cv.ROUTE,
@@ -299,12 +303,13 @@ def test_after_agi_the_fall_through_path_is_the_fallback() -> None:
 def test_every_queue_has_an_extension_and_strays_reach_the_main_queue() -> None:
     files = render()
     lines = dialplan(files["extensions.conf"], "hotline-queues")
-    assert lines[:3] == [
-        f"exten => main,1,Set(__{cv.QUEUE}=main)",
+    start = lines.index(f"same => n,Set(__{cv.QUEUE}=main)")
+    assert lines[start : start + 3] == [
+        f"same => n,Set(__{cv.QUEUE}=main)",
         "same => n,Queue(main)",
         'same => n,GotoIf($["${QUEUESTATUS}" = "TIMEOUT"]?overflow-timeout)',
     ]
-    complaints = lines.index(f"exten => complaints,1,Set(__{cv.QUEUE}=complaints)")
+    complaints = lines.index(f"same => n,Set(__{cv.QUEUE}=complaints)")
     assert lines[complaints + 1] == "same => n,Queue(complaints,,,,300)"
     assert "exten => s,1,Goto(main,1)" in lines
     assert "exten => i,1,Goto(main,1)" in lines
@@ -318,6 +323,7 @@ def test_a_queue_that_gives_up_runs_its_overflow_flow_once() -> None:
     )
     lines = dialplan(render(settings)["extensions.conf"], "hotline-queues")
     main = lines[: lines.index("exten => s,1,Goto(main,1)")]
+    main = main[main.index(f"same => n,Set(__{cv.QUEUE}=main)") :]
     assert main[1] == "same => n,Queue(main,,,,60)"
     # Only app_queue's give-ups overflow; a finished or abandoned call just ends.
     assert main[2:5] == [
@@ -592,3 +598,23 @@ def test_write_config_leaves_files_alone_when_settings_are_bad(tmp_path: Path) -
     with pytest.raises(ini.ConfigError):
         write_config(bad, layout)
     assert {p.name: p.read_text(encoding="utf-8") for p in layout.etc.iterdir()} == before
+
+
+def test_every_queued_call_is_recorded_once_from_the_agents_answer() -> None:
+    lines = dialplan(render()["extensions.conf"], "hotline-queues")
+    main = lines[: lines.index(f"same => n,Queue(main)")]
+    base = f"${{{cv.RECORDING}}}"
+    assert main == [
+        f'exten => main,1,GotoIf($["${{{cv.RECORDING}}}" != ""]?recording)',
+        f"same => n,Set({cv.RECORDING}=/srv/hotline/recordings/"
+        "${STRFTIME(${EPOCH},Asia/Shanghai,%Y/%m/%d)}/${UNIQUEID})",
+        # b: nothing is written until the caller is bridged to an agent.
+        f"same => n,MixMonitor({base}.wav,br({base}-caller.wav)t({base}-agent.wav))",
+        "same => n(recording),NoOp(recording)",
+        f"same => n,Set(__{cv.QUEUE}=main)",
+    ]
+
+
+def test_recording_switched_off_leaves_no_mixmonitor() -> None:
+    settings = make_settings(recording={"enabled": False})
+    assert "MixMonitor" not in render(settings)["extensions.conf"]
