@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from agents_ui.deps import get_database, get_settings
 from asterisk_conf.layout import InstanceLayout
+from hotline.alerts import open_alerts
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.status import read_status
@@ -41,6 +42,37 @@ def _database(db: Database) -> dict[str, Any]:
     return {"ok": True, "dialect": db.engine.dialect.name}
 
 
+def _recordings(db: Database) -> dict[str, Any]:
+    """The recording pipeline's progress: what waits for the workers, and open alerts."""
+    from recording.models import Recording
+
+    try:
+        with db.unit_of_work() as session:
+            by_status = dict(
+                session.execute(select(Recording.status, func.count()).group_by(Recording.status))
+                .tuples()
+                .all()
+            )
+            by_asr = dict(
+                session.execute(select(Recording.asr_status, func.count()).group_by(Recording.asr_status))
+                .tuples()
+                .all()
+            )
+            alerts = [f"{a.key}: {a.message}" for a in open_alerts(session) if a.severity == "critical"]
+    except Exception as exc:
+        return {"ok": False, "detail": type(exc).__name__}
+    return {
+        "ok": not alerts,
+        "recording_now": by_status.get("recording", 0),
+        "to_finish": by_status.get("stopped", 0),
+        "to_transcribe": by_asr.get("pending", 0),
+        "transcribing": by_asr.get("running", 0),
+        "transcribed": by_asr.get("done", 0),
+        "transcription_failed": by_asr.get("failed", 0),
+        "alerts": alerts,
+    }
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, dict[str, Any]] = Field(description="Per part: ok, and what it reports")
@@ -48,7 +80,10 @@ class Health(BaseModel):
 
 @router.get(
     "/healthz",
-    summary="Health of Asterisk, AMI, the FastAGI server, the seat service and the database",
+    summary=(
+        "Health of Asterisk, AMI, the FastAGI server, the seat service, the database and the "
+        "recording pipeline (its queue lengths and open alerts)"
+    ),
     response_model=Health,
     responses={503: {"model": Health, "description": "A part is down: status degraded"}},
 )
@@ -71,6 +106,7 @@ def healthz(
             "seats": (seats or {}).get("seats"),
         },
         "database": _database(db),
+        "recordings": _recordings(db),
     }
     ok = all(c["ok"] for c in checks.values())
     return JSONResponse(

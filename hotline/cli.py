@@ -447,6 +447,30 @@ def cmd_check(settings: Settings) -> int:
     return 0
 
 
+def cmd_recordings_verify(settings: Settings, days: int) -> int:
+    from datetime import timedelta
+
+    from hotline.db import Database, utcnow
+    from recording.housekeeping import verify_all
+
+    db = Database(settings.database_url)
+    since = utcnow() - timedelta(days=days) if days else None
+    try:
+        with db.unit_of_work() as session:
+            problems = verify_all(session, since=since)
+    finally:
+        db.dispose()
+    for problem in problems:
+        say(
+            f"recording {problem.recording_id} (call {problem.call_uniqueid}): "
+            f"{problem.problem}: {problem.path}"
+        )
+    say(
+        f"{len(problems)} recording(s) failed the integrity check" if problems else "every recording verified"
+    )
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -492,6 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--name", help="display name (default: the username)")
     user_add.add_argument("--extension", help="the agent's seat extension, e.g. 1001")
     user_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    recordings = sub.add_parser("recordings", help="call recordings")
+    verify = recordings.add_subparsers(dest="recordings_command", required=True).add_parser(
+        "verify", help="check every archived recording against its SHA-256; exit 1 if any differ"
+    )
+    verify.add_argument("--days", type=int, default=0, help="only recordings of the last N days (0: all)")
     comp = sub.add_parser("component", help=argparse.SUPPRESS)
     comp.add_argument("name", choices=COMPONENTS)
     return parser
@@ -539,6 +568,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_call(settings, args)
     if args.command == "user":
         return cmd_user_add(settings, args)
+    if args.command == "recordings":
+        return cmd_recordings_verify(settings, args.days)
     if args.command == "component":
         return cmd_component(settings, args.name)
     return 2

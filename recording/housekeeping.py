@@ -49,7 +49,9 @@ def sweep(db: Database, settings: Settings, now: datetime | None = None) -> Swee
             .limit(BATCH)
         ).all()
         _requeue_transcriptions(session, settings, now, report)
-        check_disk(session, settings.state_dir / "recordings", settings.recording)
+        # Today's folder, where new recordings go (it may be its own mount).
+        today = now.astimezone(settings.site.zone).strftime("%Y/%m/%d")
+        check_disk(session, settings.state_dir / "recordings" / today, settings.recording)
     # Queued after the commit, so a worker finds the rows as the sweep left them.
     jobs.queue_finalize(report.stopped + report.finalize)
     jobs.queue_transcribe(report.transcribe)

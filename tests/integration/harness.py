@@ -113,6 +113,14 @@ port = {WEB_PORT}
 [redis]
 url = "redis://127.0.0.1:{REDIS_PORT}/0"
 
+[recording]
+# Files a killed Asterisk left open are repaired after this long (production: 20 s).
+finalize_grace_seconds = 5
+
+[asr]
+# A transcription job Redis lost is queued again after this long (production: 60 s).
+requeue_after_seconds = 6
+
 [capacity]
 channels = {CHANNEL_LIMIT}
 overflow = "announcement"
@@ -188,6 +196,11 @@ class Platform:
     @property
     def web(self) -> str:
         return f"http://127.0.0.1:{self.settings.web.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of `hotline` commands run against this platform (its settings file)."""
+        return {**os.environ, "HOTLINE_CONFIG": str(self.base / "hotline.toml"), "PYTHONPATH": str(ROOT)}
 
     def health(self) -> dict[str, Any]:
         reply = httpx.get(f"{self.web}/healthz", timeout=3)
@@ -395,11 +408,12 @@ def caller_pcap(
     digits_at: float = 2.0,
     seconds: float = 12.0,
     silence_first: float = 0.0,
+    voice: str = "cmn",
 ) -> Path:
     from telephony.sipp.pcap import speak_to_wav, write_call_pcap
 
     work.mkdir(parents=True, exist_ok=True)
-    wav = speak_to_wav(text, "cmn", work / "speech.wav") if text else None
+    wav = speak_to_wav(text, voice, work / "speech.wav") if text else None
     pcap = work / "call.pcap"
     write_call_pcap(pcap, wav, [(digits_at, digits)] if digits else [], seconds, audio_offset=silence_first)
     return pcap
@@ -418,12 +432,19 @@ def place_calls(
     local_port: int | None = None,
     rate: float = 10.0,
     silence_first: float = 0.0,
+    voice: str = "cmn",
 ) -> Any:
     """Calls from the named trunk's IP:port (or another local port) into the platform; blocks."""
     from telephony.sipp.runner import SippCaller
 
     pcap = caller_pcap(
-        work, text=text, digits=digits, digits_at=digits_at, seconds=talk_seconds, silence_first=silence_first
+        work,
+        text=text,
+        digits=digits,
+        digits_at=digits_at,
+        seconds=talk_seconds,
+        silence_first=silence_first,
+        voice=voice,
     )
     caller = SippCaller(
         (platform.settings.asterisk.bind_address, platform.settings.asterisk.sip_port),
