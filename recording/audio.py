@@ -66,10 +66,11 @@ ARCHIVE_SUFFIXES: dict[str, str] = {"opus": ".opus", "gsm": ".gsm.wav", "wav": "
 GSM_RATE = 8000  # GSM 6.10 is defined for 8 kHz only
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the only rates libsndfile's Opus writer takes
 # libsndfile maps compression level q to a target of ((1 - q) * 250 kbps + 6 kbps) per channel.
-# Mono at 1.0 is 6 kbps (~3 MB/hour), plenty for narrowband speech. Stereo at 1.0 (2 x 6 kbps) is
-# below libopus's ~20 kbps stereo threshold: it folds both channels into one and the caller/agent
-# separation is lost (each channel then holds half of both). 0.96 is 16 kbps per channel, the
-# lowest level whose channels stayed apart (< -45 dB cross-talk) in benchmarks/recording_storage.py.
+# Mono at 1.0 is 6 kbps (~2.5 MB/hour), plenty for narrowband speech. Stereo at 1.0 (2 x 6 kbps) is
+# below libopus's stereo threshold: it folds both channels into one, each then holds half of both
+# sides and the caller/agent separation is gone. In benchmarks/recording_storage.py 0.96 (16 kbps
+# per channel, ~15 MB/hour) is the most compressed level whose channels stay apart: 0.97 and 0.98
+# leak the caller into the agent's channel at -32 and -22 dB, 0.99 kept speech apart but not a tone.
 OPUS_MONO_COMPRESSION = 1.0
 OPUS_STEREO_COMPRESSION = 0.96
 BLOCK_FRAMES = 1 << 16  # frames per read when streaming a whole file (8 s at 8 kHz): bounded memory
@@ -232,8 +233,10 @@ def _fsync_path(path: Path, flags: int) -> None:
 
 def decode_to_pcm_wav(src: Path | str, dest: Path | str) -> Path:
     """A 16-bit PCM WAV copy of any archive, channels and rate kept (browsers do not play GSM in
-    WAV). Streamed in blocks, written atomically; returns *dest*."""
+    WAV), as long as audio_duration_seconds says (GSM's block padding left out). Streamed in
+    blocks, written atomically; returns *dest*."""
     dest = Path(dest)
+    limit = _true_frames(Path(src))
     with sf.SoundFile(str(src)) as inp:
 
         def copy(tmp: Path) -> None:
@@ -245,8 +248,10 @@ def decode_to_pcm_wav(src: Path | str, dest: Path | str) -> Path:
                 format="WAV",
                 subtype="PCM_16",
             ) as out:
+                left = limit
                 for block in _blocks(inp, "int16"):
-                    out.write(block)
+                    out.write(block if left is None else block[:left])
+                    left = None if left is None else max(0, left - len(block))
 
         _atomic_write(dest, copy)
     return dest
@@ -263,9 +268,21 @@ def sha256_file(path: Path | str) -> str:
 
 
 def audio_duration_seconds(path: Path | str) -> float:
-    """Playing time of an archive or a consistent WAV (frames / rate from libsndfile's header)."""
+    """Playing time of an archive or a consistent WAV: frames / rate as libsndfile reads them,
+    except for a compressed WAV (GSM 6.10) whose fact chunk holds the true length: libsndfile
+    counts its data in whole 640-sample units, up to 80 ms of padding more."""
+    frames = _true_frames(Path(path))
     info = sf.info(str(path))
-    return float(info.frames) / float(info.samplerate)
+    return float(info.frames if frames is None else frames) / float(info.samplerate)
+
+
+def _true_frames(path: Path) -> int | None:
+    """The fact chunk's length of a non-PCM WAV (None for anything else)."""
+    with path.open("rb") as f:
+        if f.read(4) != b"RIFF":
+            return None
+    info = inspect_wav(path)
+    return info.fact_frames if info.damage is None and not info.is_pcm else None
 
 
 def legs_channels(path: Path | str) -> list[str]:

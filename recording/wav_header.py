@@ -65,6 +65,9 @@ class WavInfo:
     header_riff_bytes: int  # the RIFF size field
     file_bytes: int
     consistent: bool  # the header's sizes agree with the file: libsndfile reads all of it
+    # Sample frames per channel from a fact chunk (compressed formats: libsndfile's GSM 6.10 WAVs
+    # hold their true length only there, their data is padded to whole blocks); None: no fact chunk.
+    fact_frames: int | None = None
     damage: Damage | None = None
     problem: str = ""
 
@@ -131,6 +134,7 @@ class _Layout:
     actual_data_bytes: int
     data_is_last: bool  # nothing but audio between the data chunk's start and the end of the file
     file_bytes: int
+    fact_frames: int | None
 
 
 # ----- reading ------------------------------------------------------------------------------------
@@ -155,6 +159,7 @@ def inspect_wav(path: Path | str) -> WavInfo:
         header_riff_bytes=layout.riff_size,
         file_bytes=layout.file_bytes,
         consistent=_consistent(layout),
+        fact_frames=layout.fact_frames,
     )
 
 
@@ -220,6 +225,7 @@ def _walk_chunks(f: BinaryIO, path: Path, size: int, riff_size: int) -> _Layout:
     """Chunks in file order up to the data chunk; fmt must come before it (it always does in
     practice, and after a crash everything behind the data chunk's start may be audio)."""
     fmt: _Fmt | None = None
+    fact: int | None = None
     pos = RIFF_HEADER.size
     for _ in range(MAX_CHUNKS):
         head = _read_at(f, pos, CHUNK_HEADER.size)
@@ -230,9 +236,11 @@ def _walk_chunks(f: BinaryIO, path: Path, size: int, riff_size: int) -> _Layout:
         if chunk_id == b"data":
             if fmt is None:
                 raise DamagedRecording(f"{path.name}: no fmt chunk before the audio", damage=Damage.NO_FMT)
-            return _data_layout(f, fmt, riff_size, pos, int(chunk_size), size)
+            return _data_layout(f, fmt, riff_size, pos, int(chunk_size), size, fact)
         if chunk_id == b"fmt ":
             fmt = _parse_fmt(_read_at(f, body, min(chunk_size, 40)), path)
+        elif chunk_id == b"fact" and chunk_size >= 4:
+            (fact,) = struct.unpack("<I", _read_at(f, body, 4).ljust(4, b"\0"))
         pos = body + chunk_size + (chunk_size & 1)
         if pos >= size:
             break
@@ -260,10 +268,13 @@ def _parse_fmt(body: bytes, path: Path) -> _Fmt:
     return _Fmt(format_tag=tag, channels=channels, sample_rate=rate, block_align=block_align, bits=bits)
 
 
-def _data_layout(f: BinaryIO, fmt: _Fmt, riff_size: int, chunk_pos: int, declared: int, size: int) -> _Layout:
+def _data_layout(
+    f: BinaryIO, fmt: _Fmt, riff_size: int, chunk_pos: int, declared: int, size: int, fact: int | None
+) -> _Layout:
     """Where the audio really ends. A declared size that runs past the end of the file, or leaves
     bytes behind that are not well-formed chunks, is stale: the audio runs to the end of the file.
-    (Asterisk's stale size is 0 and its audio follows; silence or speech never reads as chunks.)"""
+    (Asterisk's stale size is 0 and its audio follows: silence or speech almost never reads as a
+    run of chunks ending exactly at the end of the file.)"""
     data_offset = chunk_pos + CHUNK_HEADER.size
     available = max(0, size - data_offset)
     declared_end = data_offset + declared + (declared & 1)
@@ -279,6 +290,7 @@ def _data_layout(f: BinaryIO, fmt: _Fmt, riff_size: int, chunk_pos: int, declare
         actual_data_bytes=declared if trusted else available,
         data_is_last=not trusted or declared_end >= size,
         file_bytes=size,
+        fact_frames=fact,
     )
 
 

@@ -415,6 +415,17 @@ def test_gsm_is_made_at_8_khz_from_any_rate(tmp_path: Path) -> None:
     assert abs(audio.audio_duration_seconds(path) - 1.5) <= 0.05
 
 
+def test_gsm_duration_is_the_true_length_not_the_padded_blocks(tmp_path: Path) -> None:
+    # libsndfile pads GSM 6.10 data to 640-sample units (8000 samples read back as 8320); the
+    # fact chunk it writes keeps the true length.
+    path = audio.write_archive(tmp_path / "c", "gsm", caller=tone(1.0), agent=tone(0.3, 700), rate=RATE)
+    assert sf.info(str(path)).frames == 8320
+    assert audio.inspect_wav(path).fact_frames == 8000
+    assert audio.audio_duration_seconds(path) == 1.0
+    copy = audio.decode_to_pcm_wav(path, tmp_path / "listen.wav")
+    assert sf.info(str(copy)).frames == 8000
+
+
 def test_opus_takes_the_next_rate_it_supports(tmp_path: Path) -> None:
     path = audio.write_archive(tmp_path / "c", "opus", caller=tone(1.0, rate=11025), agent=None, rate=11025)
     assert sf.info(str(path)).samplerate == 12000
@@ -469,7 +480,8 @@ def test_decode_to_pcm_wav_makes_a_playable_copy(tmp_path: Path, fmt: ArchiveFor
     dest = audio.decode_to_pcm_wav(src, tmp_path / "listen.wav")
     info, original = sf.info(str(dest)), sf.info(str(src))
     assert (info.format, info.subtype) == ("WAV", "PCM_16")
-    assert (info.channels, info.samplerate, info.frames) == (original.channels, RATE, original.frames)
+    assert (info.channels, info.samplerate) == (original.channels, RATE)
+    assert info.frames / RATE == audio.audio_duration_seconds(src) == 1.0
     assert audio.inspect_wav(dest).consistent
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, "listen.wav"])
 
