@@ -45,6 +45,10 @@ TEXT: dict[str, dict[str, str]] = {
     "c_mute": {"zh-CN": "静音", "en": "Mute"},
     "c_unmute": {"zh-CN": "取消静音", "en": "Unmute"},
     "c_keypad": {"zh-CN": "拨号盘", "en": "Keypad"},
+    # Recording pause (PCI practice: while the citizen reads out an ID or bank card number).
+    "c_recording_pause": {"zh-CN": "暂停录音", "en": "Pause recording"},
+    "c_recording_resume": {"zh-CN": "继续录音", "en": "Resume recording"},
+    "c_recording_paused": {"zh-CN": "录音已暂停", "en": "Recording paused"},
     "c_no_call": {"zh-CN": "当前无通话", "en": "No call"},
     "c_call_ringing": {"zh-CN": "振铃中", "en": "ringing"},
     "c_call_calling": {"zh-CN": "呼叫中…", "en": "calling…"},

@@ -27,7 +27,9 @@ from asterisk_conf.layout import InstanceLayout
 from hotline.db import utcnow
 from hotline.logs import mask_number
 from hotline.settings import Settings
+from recording import service as recordings
 from telephony.models import Call, Disposition
+from telephony.seat_board import RECORDING_PAUSE, RECORDING_RESUME
 
 router = APIRouter()
 
@@ -79,6 +81,7 @@ class SeatOut(BaseModel):
     sip: SipAccount
     transfer_targets: list[TransferTarget]
     external_prefix: str
+    recording: bool = Field(description="Calls are recorded here: the console offers to pause it")
 
 
 class PauseIn(BaseModel):
@@ -155,6 +158,7 @@ def logged_out_message(user: CurrentUser) -> Message:
         "ring": None,
         "call": None,
         "calls_today": 0,
+        "recording_paused": False,
         "cause": "not reported yet",
     }
 
@@ -296,6 +300,7 @@ async def my_seat(
         sip=sip,
         transfer_targets=targets,
         external_prefix=settings.agents.external_prefix,
+        recording=settings.recording.enabled,
     )
 
 
@@ -359,6 +364,51 @@ async def seat_wrap_up(
     if agent is not None and agent.get("state") == "wrap_up":
         agent = await _command(link, user.username, "finish_wrap_up")
     return AgentOut(agent=for_agent(settings, agent or logged_out_message(user)))
+
+
+def _on_call(agent: Message) -> str:
+    """The caller Uniqueid of the call the seat service just paused or resumed the recording of."""
+    call = agent.get("call") or {}
+    uniqueid = str(call.get("caller") or "")
+    if not uniqueid:  # the seat service refuses a call whose caller it does not know: not expected
+        raise HTTPException(409, "recording refused: the call has no caller id")
+    return uniqueid
+
+
+@router.post(
+    "/api/seat/recording/pause",
+    response_model=AgentOut,
+    summary="Pause the recording of my call (a citizen reads out an ID or bank number)",
+    responses=SERVICE_ERRORS,
+)
+async def seat_recording_pause(
+    settings: Annotated[Settings, Depends(get_settings)],
+    session: DbSession,
+    user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
+    link: Annotated[SeatLink, Depends(get_link)],
+) -> AgentOut:
+    # My own seat's call only: the command names no call, the seat service knows which is mine.
+    agent = await _command(link, user.username, RECORDING_PAUSE)
+    # Written only once Asterisk muted the recording: the row says what the file holds.
+    recordings.pause(session, call_uniqueid=_on_call(agent), by=user.username)
+    return AgentOut(agent=for_agent(settings, agent))
+
+
+@router.post(
+    "/api/seat/recording/resume",
+    response_model=AgentOut,
+    summary="Resume the recording of my call",
+    responses=SERVICE_ERRORS,
+)
+async def seat_recording_resume(
+    settings: Annotated[Settings, Depends(get_settings)],
+    session: DbSession,
+    user: Annotated[CurrentUser, Depends(require(*CONSOLE_ROLES))],
+    link: Annotated[SeatLink, Depends(get_link)],
+) -> AgentOut:
+    agent = await _command(link, user.username, RECORDING_RESUME)
+    recordings.resume(session, call_uniqueid=_on_call(agent))
+    return AgentOut(agent=for_agent(settings, agent))
 
 
 @router.get(

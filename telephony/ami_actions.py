@@ -219,6 +219,41 @@ def check_label(field: str, value: str) -> str:
     return check(field, value, _LABEL)
 
 
+# ----- recording: the agent pauses it while a citizen reads out an ID or bank number -------------
+
+MIXMONITOR_DIRECTIONS = frozenset({"read", "write", "both"})
+
+
+@dataclass(frozen=True)
+class MixMonitorMute(AmiAction):
+    """Mute (or unmute) the MixMonitor running on one channel.
+
+    Asterisk keeps writing while muted, silence in place of the voice, so the files keep their
+    length and a transcript's times still match the call. ``both`` mutes what the channel says
+    (read) and what it hears (write): on the caller's channel, the citizen and the agent. The
+    State is sent as 1/0, the spelling its docs give (not the true/false of other booleans).
+    Asterisk answers an error when no MixMonitor runs on the channel.
+    """
+
+    name: ClassVar[str] = "MixMonitorMute"
+    channel: str
+    muted: bool
+    direction: str = "both"
+
+    def __post_init__(self) -> None:
+        check("Channel", self.channel, _CHANNEL)
+        if self.direction not in MIXMONITOR_DIRECTIONS:
+            raise UnsafeAmiValue("Direction must be read, write or both")
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "Action": self.name,
+            "Channel": self.channel,
+            "Direction": self.direction,
+            "State": "1" if self.muted else "0",
+        }
+
+
 # ----- supervision: a supervisor's phone joins an agent's call -----------------------------------
 
 SPY_MODES = {"listen": "", "whisper": "w", "barge": "B"}

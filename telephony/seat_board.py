@@ -4,9 +4,11 @@ The board owns one ``AgentMachine`` per seat and the list of callers waiting in 
 events, commands and the clock go in; AMI actions to send and messages to publish come out (the
 message shapes are in docs/seat-layer.md). ``telephony.seat_service`` does the I/O around it.
 
-Who is on the other end of a ring or call (the caller's Uniqueid and number) is not a seat fact:
-it is kept beside the machines, filled from AgentCalled/AgentConnect and, after a rebuild, from
-the bridge the seat's channel is in.
+Who is on the other end of a ring or call (the caller's Uniqueid, number and channel) is not a
+seat fact: it is kept beside the machines, filled from AgentCalled/AgentConnect and, after a
+rebuild, from the bridge the seat's channel is in. So is a recording the agent paused: the call's
+MixMonitor runs on the caller's channel (asterisk_conf.extensions ``_record``), so pausing it
+mutes that channel's recording, and the pause lasts as long as the agent's call with that caller.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from telephony.agent_state import (
     Refused,
     user_reason,
 )
-from telephony.ami_actions import AmiAction, QueueAdd, QueuePause, QueueRemove, SpyOn
+from telephony.ami_actions import AmiAction, MixMonitorMute, QueueAdd, QueuePause, QueueRemove, SpyOn
 from telephony.queue_stats import DayCounts
 from telephony.seat_directory import SeatEntry
 
@@ -38,12 +40,17 @@ Message = dict[str, Any]
 
 CALLER_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"})
 
+RECORDING_PAUSE = "recording_pause"
+RECORDING_RESUME = "recording_resume"
+RECORDING_COMMANDS = frozenset({RECORDING_PAUSE, RECORDING_RESUME})
+
 
 @dataclass
 class Caller:
     uniqueid: str
     number: str
     joined_at: datetime
+    channel: str = ""  # the caller's channel name, where the call's MixMonitor runs
 
 
 @dataclass
@@ -63,6 +70,9 @@ class Result:
     actions: tuple[AmiAction, ...] = ()
     messages: tuple[Message, ...] = ()
     resync: bool = False  # an event contradicted our record: re-read QueueStatus
+    # Calls (caller Uniqueids) whose recording pause ended because the agent's call did: their
+    # RecordingPause rows are to be closed (the web process closes those the agent resumes).
+    pauses_ended: tuple[str, ...] = ()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -77,6 +87,7 @@ class SeatBoard:
     def __init__(self, settings: Settings, entries: Iterable[SeatEntry], *, clock: Clock) -> None:
         self._clock = clock
         self._reasons = pause_reasons(settings)
+        self._recording = settings.recording.enabled
         self._wrapup = {q.name: q.wrapup_seconds for q in settings.queues}
         self.queues = {
             q.name: QueueView(q.name, q.title, q.service_level, q.max_wait) for q in settings.queues
@@ -88,6 +99,8 @@ class SeatBoard:
         # agent -> the caller Uniqueid of their latest answered queue call: what wrap-up is about.
         self.last_call: dict[str, str] = {}
         self.calls_today: dict[str, int] = {}
+        # agent -> the caller whose recording the agent paused (for as long as they talk).
+        self.recording_paused: dict[str, Caller] = {}
         self.set_seats(entries)
 
     # ----- the seats --------------------------------------------------------------------------
@@ -101,6 +114,7 @@ class SeatBoard:
             machine = self.machines.pop(agent)
             self.peers.pop(agent, None)
             self.last_call.pop(agent, None)
+            self.recording_paused.pop(agent, None)
             if self.entries[agent].web:
                 interface = machine.seat.interface
                 leaving += [QueueRemove(queue=q, interface=interface) for q in machine.facts.queues]
@@ -139,14 +153,18 @@ class SeatBoard:
             self.last_call[agent] = self.peers[agent].uniqueid
             self.calls_today[agent] = self.calls_today.get(agent, 0) + 1
             extra += self._answered(event)
-        return self._after(machine, outcome, extra)
+        # A transfer hands the caller on with its MixMonitor; every other end of a queue call
+        # ends the caller's channel too (the dialplan hangs up after Queue()).
+        handed_on = name == "AgentComplete" and str(event.get("Reason", "")) == "transfer"
+        return self._after(machine, outcome, extra, caller_goes_on=handed_on)
 
     def _caller_of(self, event: AmiEvent) -> Caller:
         uid = str(event.get("Uniqueid", ""))
         queue = self.queues.get(str(event.get("Queue", "")))
         waiting = queue.waiting.get(uid) if queue else None
         joined = waiting.joined_at if waiting else self._clock()
-        return Caller(uid, str(event.get("CallerIDNum", "")), joined)
+        # The Agent* events name the caller's channel Channel (the seat's is DestChannel).
+        return Caller(uid, str(event.get("CallerIDNum", "")), joined, str(event.get("Channel", "")))
 
     def _answered(self, event: AmiEvent) -> list[Message]:
         queue = self.queues.get(str(event.get("Queue", "")))
@@ -196,9 +214,53 @@ class SeatBoard:
             outcome = machine.unpause()
         elif command == "finish_wrap_up":
             outcome = machine.finish_wrap_up()
+        elif command in RECORDING_COMMANDS:
+            return self._pause_recording(machine, paused=command == RECORDING_PAUSE)
         else:
             raise Refused(agent, machine.state, command[:20], "unknown command")
         return self._after(machine, outcome, [])
+
+    def _pause_recording(self, machine: AgentMachine, *, paused: bool) -> Result:
+        """Mute or unmute the recording of the agent's queue call; the flag moves at once.
+
+        Both are idempotent (the action is sent again: Asterisk then surely holds what the console
+        shows). If Asterisk refuses the action, the service calls ``recording_not_taken``.
+        """
+        agent = machine.seat.agent
+        attempted = RECORDING_PAUSE if paused else RECORDING_RESUME
+        call = machine.facts.call
+        peer = self.peers.get(agent)
+        if call is None:
+            raise Refused(agent, machine.state, attempted, "not on a call")
+        if call.direct or peer is None or not peer.channel:
+            # A call no queue gave the seat (a transfer to it, a call it placed) has no caller
+            # channel we know of, and the recording may run on another seat's caller.
+            raise Refused(agent, machine.state, attempted, "not on a queue call: its recording is not ours")
+        if not self._recording:
+            raise Refused(agent, machine.state, attempted, "calls are not recorded on this site")
+        if paused:
+            self.recording_paused[agent] = peer
+        else:
+            self.recording_paused.pop(agent, None)
+        return Result(
+            actions=(MixMonitorMute(channel=peer.channel, muted=paused),),
+            messages=(self.agent_message(agent, attempted),),
+        )
+
+    def recording_not_taken(self, agent: str, command: str) -> Result:
+        """Asterisk did not take a recording command: the flag goes where it cannot mislead.
+
+        After a failed pause it is cleared: the console says "paused" only once Asterisk confirmed
+        the mute, never while the citizen's words may be kept. After a failed resume it is set
+        again: the recording is still muted.
+        """
+        peer = self.peers.get(agent)
+        machine = self.machines[agent]
+        if command == RECORDING_RESUME and peer is not None and machine.facts.call is not None:
+            self.recording_paused[agent] = peer
+        else:
+            self.recording_paused.pop(agent, None)
+        return Result(messages=(self.agent_message(agent, f"{command} failed"),))
 
     def supervise(self, supervisor: str, agent: str, mode: str) -> Result:
         """The action that rings the supervisor's seat into the agent's current call."""
@@ -215,11 +277,13 @@ class SeatBoard:
     def tick(self) -> Result:
         actions: list[AmiAction] = []
         messages: list[Message] = []
+        pauses_ended: list[str] = []
         for machine in self.machines.values():
             result = self._after(machine, machine.tick(), [])
             actions += result.actions
             messages += result.messages
-        return Result(tuple(actions), tuple(messages))
+            pauses_ended += result.pauses_ended
+        return Result(tuple(actions), tuple(messages), pauses_ended=tuple(pauses_ended))
 
     def new_day(self, counts: Mapping[str, DayCounts], calls: Mapping[str, int]) -> tuple[Message, ...]:
         """Today's totals from the database (at start and after local midnight)."""
@@ -245,6 +309,7 @@ class SeatBoard:
         rebuilt = rebuild(seats, queue_status, channels, now=now, wrapup=self._wrapup, previous=previous)
         messages: list[Message] = []
         restore_actions: list[AmiAction] = []
+        pauses_ended: list[str] = []
         for machine in self.machines.values():
             facts = rebuilt.facts.get(machine.seat.interface)
             if facts is None:
@@ -255,7 +320,7 @@ class SeatBoard:
                 restore_actions += actions
             self._peer_from_bridge(machine.seat.agent, facts, channels)
             outcome = machine.resync(facts)
-            self._after(machine, outcome, [])
+            pauses_ended += self._after(machine, outcome, []).pauses_ended
             # Every seat, changed or not: a seat that is new (or a Redis that was restarted) has
             # no picture yet, and a rebuild is rare enough to afford the whole set.
             messages.append(self.agent_message(machine.seat.agent, "rebuilt from Asterisk"))
@@ -273,7 +338,7 @@ class SeatBoard:
                 for e in entries
             }
         messages += [self.queue_message(q) for q in self.queues]
-        return Result((*rebuilt.actions, *restore_actions), tuple(messages))
+        return Result((*rebuilt.actions, *restore_actions), tuple(messages), pauses_ended=tuple(pauses_ended))
 
     def _restored(
         self, machine: AgentMachine, before: AgentFacts, now: AgentFacts
@@ -312,21 +377,43 @@ class SeatBoard:
         others = [c for c in channels if bridge and c.get("BridgeId") == bridge and c is not mine]
         other = others[0] if others else None
         uid = str(other.get("Uniqueid", "")) if other else ""
-        self.peers[agent] = Caller(uid, str(mine.get("ConnectedLineNum", "")), self._clock())
+        channel = str(other.get("Channel", "")) if other else ""
+        self.peers[agent] = Caller(uid, str(mine.get("ConnectedLineNum", "")), self._clock(), channel)
 
     # ----- messages ---------------------------------------------------------------------------
-    def _after(self, machine: AgentMachine, outcome: Outcome, extra: list[Message]) -> Result:
+    def _after(
+        self, machine: AgentMachine, outcome: Outcome, extra: list[Message], *, caller_goes_on: bool = False
+    ) -> Result:
         agent = machine.seat.agent
         if machine.facts.ring is None and machine.facts.call is None:
             self.peers.pop(agent, None)
+        actions = outcome.actions
+        ended = self._pause_ended(agent, machine)
+        if ended is not None and caller_goes_on and ended.channel:
+            # Transferred while paused: whoever talks to the caller next is recorded again.
+            actions = (*actions, MixMonitorMute(channel=ended.channel, muted=False))
         messages: list[Message] = []
         if outcome.change is not None:
             messages.append(self.agent_message(agent, outcome.change.cause))
             messages += [self.queue_message(q) for q in self._queues_touched(machine)]
+        elif ended is not None:  # the seat's state stayed, the console's badge must still go
+            messages.append(self.agent_message(agent, "recording pause ended"))
         for message in extra:
             if message not in messages:
                 messages.append(message)
-        return Result(outcome.actions, tuple(messages))
+        pauses_ended = (ended.uniqueid,) if ended is not None and ended.uniqueid else ()
+        return Result(actions, tuple(messages), pauses_ended=pauses_ended)
+
+    def _pause_ended(self, agent: str, machine: AgentMachine) -> Caller | None:
+        """The caller whose paused recording is no longer the agent's call (it ended, or a rebuild
+        found another call); None while the paused call goes on or nothing is paused."""
+        paused = self.recording_paused.get(agent)
+        if paused is None:
+            return None
+        peer = self.peers.get(agent)
+        if machine.facts.call is not None and peer is not None and peer.uniqueid == paused.uniqueid:
+            return None
+        return self.recording_paused.pop(agent)
 
     def _queues_touched(self, machine: AgentMachine) -> list[str]:
         entry = self.entries.get(machine.seat.agent)
@@ -366,6 +453,7 @@ class SeatBoard:
             "call": leg(facts.call),
             "last_call": self.last_call.get(agent, ""),
             "calls_today": self.calls_today.get(agent, 0),
+            "recording_paused": agent in self.recording_paused,
             "cause": cause,
             "at": _iso(self._clock()),
             "sent": time.time(),

@@ -7,6 +7,9 @@ QueueStatus and CoreShowChannels: after any restart the board shows what Asteris
 
 When agents change (the web processes publish on ``CONFIG_CHANNEL``), pjsip.conf is regenerated
 from the database and res_pjsip reloaded; no restart, no call dropped.
+
+A recording pause the agent left on when the call ended (hang-up, transfer) is closed here, since
+this is the one process that sees the agent's call end: its RecordingPause row gets its end.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from asterisk_conf.layout import InstanceLayout
 from asterisk_conf.pjsip import WebSeat
@@ -28,12 +32,13 @@ from asterisk_conf.render import write_config
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.status import clear_status, write_status
+from recording import service as recordings
 from telephony import seat_bus as bus
 from telephony.agent_state import Refused
 from telephony.ami import AmiActionFailed, AmiClient, AmiUnavailable
-from telephony.ami_actions import AmiAction, CoreShowChannels, ModuleReload, QueueStatus
+from telephony.ami_actions import AmiAction, CoreShowChannels, MixMonitorMute, ModuleReload, QueueStatus
 from telephony.queue_stats import agent_calls_today, daily_queue_counts, local_day_start
-from telephony.seat_board import Message, Result, SeatBoard
+from telephony.seat_board import RECORDING_COMMANDS, Message, Result, SeatBoard
 from telephony.seat_directory import SeatLoader
 
 log = logging.getLogger("telephony.seats")
@@ -111,10 +116,15 @@ class SeatService:
             try:
                 await self.ami.send(action)
             except (AmiUnavailable, AmiActionFailed) as exc:
+                ok = False
+                if isinstance(action, MixMonitorMute):
+                    # No seat fact moved (the caller of a refused command puts the flag back);
+                    # most often the caller's channel just hung up.
+                    log.warning("recording mute failed", extra={"channel": action.channel, "why": str(exc)})
+                    continue
                 # The board already moved; Asterisk did not. A rebuild makes the board true again.
                 log.warning("seat action failed; rebuilding", extra={"action": action.name, "why": str(exc)})
                 self._need_rebuild = True
-                ok = False
         return ok
 
     async def _apply(self, result: Result) -> bool:
@@ -122,7 +132,19 @@ class SeatService:
         await self.publish(result.messages)
         if result.resync:
             self._need_rebuild = True
+        if result.pauses_ended:
+            await asyncio.to_thread(self._close_pauses, result.pauses_ended)
         return ok
+
+    def _close_pauses(self, calls: tuple[str, ...]) -> None:
+        """End the RecordingPause rows of calls that ended while paused (now: the call's end)."""
+        try:
+            with self.db.unit_of_work() as session:
+                for uniqueid in calls:
+                    recordings.resume(session, call_uniqueid=uniqueid)
+        except SQLAlchemyError as exc:
+            # The row stays open: it then reads "paused until the recording ended", still true.
+            log.warning("could not close recording pauses", extra={"calls": list(calls), "why": str(exc)})
 
     # ----- AMI ----------------------------------------------------------------------------------
     def _queue_event(self, event: dict[str, Any]) -> None:
@@ -191,6 +213,9 @@ class SeatService:
                 if await self._apply(result):
                     reply = {"ok": True, "agent": self.board.agent_message(agent, name)}
                 else:
+                    if name in RECORDING_COMMANDS:
+                        # The flag moved before Asterisk answered; the console must not keep it.
+                        await self.publish(self.board.recording_not_taken(agent, name).messages)
                     reply = {"ok": False, "status": 503, "detail": "Asterisk did not take the change"}
         key = bus.reply_key(command_id)
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -7,6 +7,7 @@ import pytest
 from telephony.ami_actions import (
     CoreShowChannels,
     Hangup,
+    MixMonitorMute,
     ModuleReload,
     Ping,
     QueueStatus,
@@ -92,6 +93,31 @@ def test_given_the_actions_without_fields_when_built_then_only_the_action_name_i
     assert Ping.is_list is False
 
 
+def test_given_a_recording_pause_when_built_then_both_directions_of_the_channel_are_muted_with_state_1():
+    action = MixMonitorMute(channel="PJSIP/desk-0000002a", muted=True)
+
+    assert action.fields() == {
+        "Action": "MixMonitorMute",
+        "Channel": "PJSIP/desk-0000002a",
+        "Direction": "both",
+        "State": "1",
+    }
+    assert action.is_list is False
+
+
+def test_given_a_recording_resume_when_built_then_state_0_is_sent_not_false():
+    fields = MixMonitorMute(channel="Local/2001@hotline-seats-00000001;1", muted=False).fields()
+
+    assert (fields["Channel"], fields["State"]) == ("Local/2001@hotline-seats-00000001;1", "0")
+
+
+@pytest.mark.parametrize("direction", ["", "all", "Both", "both\r\nAction: Originate"])
+def test_given_a_mute_direction_other_than_read_write_or_both_when_built_then_it_is_refused(direction):
+    assert MixMonitorMute(channel="PJSIP/x-1", muted=True, direction="read").fields()["Direction"] == "read"
+    with pytest.raises(UnsafeAmiValue, match="Direction"):
+        MixMonitorMute(channel="PJSIP/x-1", muted=True, direction=direction)
+
+
 # ----- values that would change the meaning of the message ---------------------------------------
 
 INJECTIONS = [
@@ -112,6 +138,8 @@ def test_given_a_hostile_or_malformed_channel_when_building_any_action_then_it_i
         Hangup(channel=channel)
     with pytest.raises(UnsafeAmiValue, match="Channel"):
         Setvar(channel=channel, variable="HOTLINE_QUEUE", value="main")
+    with pytest.raises(UnsafeAmiValue, match="Channel"):
+        MixMonitorMute(channel=channel, muted=True)
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hotline.settings import QueueSettings, Settings
+from hotline.settings import QueueSettings, RecordingSettings, Settings
 from telephony.agent_state import Refused
-from telephony.ami_actions import QueueAdd, QueuePause, SpyOn
+from telephony.ami_actions import MixMonitorMute, QueueAdd, QueuePause, SpyOn
 from telephony.seat_board import SeatBoard
 from telephony.seat_directory import SeatEntry
 
@@ -17,6 +17,7 @@ AGENT = SeatEntry(agent="li.na", display_name="李娜", extension="2001", queues
 DESK = SeatEntry(agent="1001", display_name="1001", extension="1001", queues={"desk": 0}, web=False)
 BOSS = SeatEntry(agent="wang.jun", display_name="王军", extension="3001", queues={})
 IFACE = "PJSIP/seat2001"
+CALLER_CHANNEL = "PJSIP/desk-00000001"  # where the dialplan started the call's MixMonitor
 
 
 class Clock:
@@ -57,7 +58,13 @@ def added(queue: str = "desk", **extra: str) -> dict[str, str]:
 
 
 def agent_events(caller: str = "1.7") -> dict[str, dict[str, str]]:
-    common = {"Queue": "desk", "Interface": IFACE, "Uniqueid": caller, "CallerIDNum": "13912345678"}
+    common = {
+        "Queue": "desk",
+        "Interface": IFACE,
+        "Uniqueid": caller,
+        "CallerIDNum": "13912345678",
+        "Channel": CALLER_CHANNEL,
+    }
     return {
         name: {"Event": name, **common, "DestChannel": "PJSIP/seat2001-00000002", "HoldTime": "4"}
         for name in ("AgentCalled", "AgentConnect", "AgentComplete")
@@ -188,3 +195,174 @@ def test_given_a_rebuild_when_published_then_every_seat_is_in_it_changed_or_not(
     result = board.rebuild([], [])
     assert {m["agent"] for m in result.messages if m["type"] == "agent"} == {"li.na", "1001", "wang.jun"}
     assert {m["queue"] for m in result.messages if m["type"] == "queue"} == {"main", "desk"}
+
+
+# ----- recording pause: the agent mutes the caller's MixMonitor ----------------------------------
+
+
+def on_a_call(board: SeatBoard) -> dict[str, dict[str, str]]:
+    logged_in(board)
+    events = agent_events()
+    board.on_event(events["AgentCalled"])
+    board.on_event(events["AgentConnect"])
+    return events
+
+
+def mine(result_messages: tuple[dict[str, object], ...]) -> dict[str, object]:
+    return next(m for m in result_messages if m["type"] == "agent" and m["agent"] == "li.na")
+
+
+@pytest.mark.parametrize("command", ["recording_pause", "recording_resume"])
+def test_given_an_agent_not_on_a_call_when_recording_is_paused_then_it_is_refused(
+    board: SeatBoard, command: str
+) -> None:
+    with pytest.raises(Refused, match="not on a call"):
+        board.command("li.na", command)
+    logged_in(board)
+    board.on_event(agent_events()["AgentCalled"])  # ringing is not talking yet
+    with pytest.raises(Refused, match="not on a call"):
+        board.command("li.na", command)
+    assert board.agent_message("li.na")["recording_paused"] is False
+
+
+def test_given_a_queue_call_when_the_agent_pauses_then_the_callers_mixmonitor_is_muted_both_ways(
+    board: SeatBoard,
+) -> None:
+    on_a_call(board)
+    assert board.agent_message("li.na")["recording_paused"] is False
+
+    paused = board.command("li.na", "recording_pause")
+
+    # The caller's channel, not the seat's: the dialplan put the MixMonitor there.
+    assert paused.actions == (MixMonitorMute(channel=CALLER_CHANNEL, muted=True),)
+    assert paused.actions[0].fields()["Direction"] == "both"
+    message = mine(paused.messages)
+    assert (message["state"], message["recording_paused"], message["cause"]) == (
+        "on_call",
+        True,
+        "recording_pause",
+    )
+    # Idempotent: a second click (another tab) sends the same mute, and still says paused.
+    assert board.command("li.na", "recording_pause").actions == paused.actions
+
+    resumed = board.command("li.na", "recording_resume")
+    assert resumed.actions == (MixMonitorMute(channel=CALLER_CHANNEL, muted=False),)
+    assert mine(resumed.messages)["recording_paused"] is False
+
+
+def test_given_a_paused_recording_when_the_caller_hangs_up_then_the_flag_resets_and_the_pause_ends(
+    board: SeatBoard,
+) -> None:
+    events = on_a_call(board)
+    board.command("li.na", "recording_pause")
+
+    done = board.on_event({**events["AgentComplete"], "Reason": "caller"})
+
+    # The caller's channel is gone with its recording: nothing to unmute, the row is to close.
+    assert done.actions == (QueuePause(interface=IFACE, paused=True, reason="wrapup"),)
+    assert done.pauses_ended == ("1.7",)
+    assert (mine(done.messages)["state"], mine(done.messages)["recording_paused"]) == ("wrap_up", False)
+    # The next call starts recorded.
+    board.command("li.na", "finish_wrap_up")
+    board.on_event(agent_events("1.9")["AgentCalled"])
+    answered = board.on_event(agent_events("1.9")["AgentConnect"])
+    assert mine(answered.messages)["recording_paused"] is False
+
+
+def test_given_a_paused_recording_when_the_agent_transfers_the_caller_then_the_recording_is_unmuted(
+    board: SeatBoard,
+) -> None:
+    events = on_a_call(board)
+    board.command("li.na", "recording_pause")
+
+    done = board.on_event({**events["AgentComplete"], "Reason": "transfer"})
+
+    # The caller goes on (to a queue, a colleague) with the same MixMonitor: recorded again.
+    assert MixMonitorMute(channel=CALLER_CHANNEL, muted=False) in done.actions
+    assert done.pauses_ended == ("1.7",)
+    assert mine(done.messages)["recording_paused"] is False
+
+
+def test_given_a_call_that_ended_unpaused_when_it_ends_then_no_pause_is_reported(board: SeatBoard) -> None:
+    events = on_a_call(board)
+    board.command("li.na", "recording_pause")
+    board.command("li.na", "recording_resume")
+
+    done = board.on_event({**events["AgentComplete"], "Reason": "transfer"})
+
+    assert done.pauses_ended == ()
+    assert not any(isinstance(a, MixMonitorMute) for a in done.actions)
+
+
+def test_given_a_call_no_queue_gave_the_seat_when_paused_then_it_is_refused(board: SeatBoard) -> None:
+    logged_in(board)
+    # A caller transferred straight to the seat: the device is busy, no Agent* event named a caller.
+    board.on_event({"Event": "QueueMemberStatus", "Queue": "desk", "Interface": IFACE, "Status": "2"})
+    assert board.machines["li.na"].state.value == "on_call"
+
+    with pytest.raises(Refused, match="not on a queue call"):
+        board.command("li.na", "recording_pause")
+
+
+def test_given_a_site_that_records_nothing_when_paused_then_it_is_refused(clock: Clock) -> None:
+    queues = (QueueSettings(name="main"), QueueSettings(name="desk"))
+    settings = Settings(queues=queues, recording=RecordingSettings(enabled=False))
+    board = SeatBoard(settings, [AGENT], clock=clock)
+    on_a_call(board)
+
+    with pytest.raises(Refused, match="not recorded"):
+        board.command("li.na", "recording_pause")
+
+
+def test_given_asterisk_refused_the_mute_when_told_then_the_console_is_not_left_saying_paused(
+    board: SeatBoard,
+) -> None:
+    on_a_call(board)
+    board.command("li.na", "recording_pause")
+
+    undone = board.recording_not_taken("li.na", "recording_pause")
+
+    assert mine(undone.messages)["recording_paused"] is False
+    assert undone.actions == ()
+    # A resume Asterisk refused leaves the recording muted: the console keeps saying so.
+    board.command("li.na", "recording_pause")
+    board.command("li.na", "recording_resume")
+    assert mine(board.recording_not_taken("li.na", "recording_resume").messages)["recording_paused"] is True
+
+
+def test_given_a_call_found_by_a_rebuild_when_paused_then_the_bridged_callers_channel_is_muted(
+    board: SeatBoard,
+) -> None:
+    member = {
+        "Event": "QueueMember",
+        "Queue": "desk",
+        "Location": IFACE,
+        "Penalty": "0",
+        "Paused": "0",
+        "InCall": "1",
+        "Status": "2",
+    }
+    channels = [
+        {
+            "Event": "CoreShowChannel",
+            "Channel": "PJSIP/seat2001-0000000b",
+            "Uniqueid": "1.20",
+            "BridgeId": "b1",
+            "ChannelState": "6",
+            "ConnectedLineNum": "13912345678",
+        },
+        {
+            "Event": "CoreShowChannel",
+            "Channel": "PJSIP/desk-0000000a",
+            "Uniqueid": "1.19",
+            "BridgeId": "b1",
+            "ChannelState": "6",
+        },
+    ]
+    rebuilt = board.rebuild([member], channels)
+    assert mine(rebuilt.messages)["state"] == "on_call"
+
+    (action,) = board.command("li.na", "recording_pause").actions
+
+    assert action == MixMonitorMute(channel="PJSIP/desk-0000000a", muted=True)
+    assert board.agent_message("li.na")["call"]["caller"] == "1.19"

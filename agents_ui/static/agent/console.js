@@ -27,6 +27,7 @@ const view = {
   held: false,
   muted: false,
   note: '', // a line under the call title (transfer done, ...)
+  recordingBusy: false, // a recording pause/resume is on its way: one at a time
   lastCallId: sessionStorage.getItem('hotline.lastCall') || '', // for wrap-up after a reload
   popFor: '',
 };
@@ -273,6 +274,17 @@ function render() {
   mute.setAttribute('aria-pressed', String(view.muted));
   for (const key of document.querySelectorAll('#keypad button')) key.disabled = !up;
 
+  // Recording pause follows the seat service, not the softphone: it knows the caller's channel
+  // the recording runs on, and only a queue call (its leg names the caller) has one for us.
+  const paused = Boolean(agent && agent.recording_paused);
+  const recordable = view.seat?.recording !== false && is('on_call') && Boolean(agent?.call?.caller);
+  $('#recording-controls').hidden = !(recordable || paused);
+  const recording = $('#btn-recording');
+  recording.disabled = !recordable || view.recordingBusy;
+  recording.textContent = say(paused ? 'c_recording_resume' : 'c_recording_pause');
+  recording.setAttribute('aria-pressed', String(paused));
+  $('#recording-paused').hidden = !paused;
+
   const canTransfer = up && view.consult === null;
   $('#transfer-target').disabled = !canTransfer;
   $('#transfer-number').disabled = !canTransfer;
@@ -337,7 +349,7 @@ function openSocket() {
     if (msg.type === 'agent') onAgentMessage(msg);
     // The seat was taken away (extension removed, account disabled): nothing rings here now.
     if (msg.type === 'agent_removed' && view.agent) {
-      onAgentMessage({ ...view.agent, state: 'logged_out', ring: null, call: null, since: null, sent: msg.sent });
+      onAgentMessage({ ...view.agent, state: 'logged_out', ring: null, call: null, recording_paused: false, since: null, sent: msg.sent });
     }
   });
   ws.addEventListener('close', (event) => {
@@ -448,6 +460,14 @@ function wireButtons() {
   $('#btn-hangup').addEventListener('click', dial((p) => p.hangup()));
   $('#btn-hold').addEventListener('click', dial((p) => (view.held ? p.unhold() : p.hold())));
   $('#btn-mute').addEventListener('click', dial((p) => (view.muted ? p.unmute() : p.mute())));
+  $('#btn-recording').addEventListener('click', async () => {
+    const path = view.agent?.recording_paused ? '/api/seat/recording/resume' : '/api/seat/recording/pause';
+    view.recordingBusy = true;
+    render();
+    await command(path); // the answer's agent message turns the button and the badge
+    view.recordingBusy = false;
+    render();
+  });
   $('#keypad').addEventListener('click', (event) => {
     const digit = event.target.closest('button[data-digit]')?.dataset.digit;
     if (digit) dial((p) => p.sendDTMF(digit))();
