@@ -359,8 +359,8 @@ class RecordingSettings(_Section):
     enabled: bool = Field(True, description="Record every answered call (agent leg and caller leg)")
     archive_format: Literal["opus", "gsm", "wav"] = Field(
         "opus",
-        description="The kept copy: opus (Ogg Opus, stereo caller/agent, ~6 MB/hour), gsm (mono mix "
-        "in WAV, ~6 MB/hour, transcoded for listening), wav (PCM, ~115 MB/hour stereo)",
+        description="The kept copy: opus (Ogg Opus mono mix, ~2.4 MB/hour), gsm (mono mix in WAV, "
+        "~5.9 MB/hour, decoded for listening), wav (PCM, caller and agent apart, ~115 MB/hour)",
     )
     keep_pcm: bool = Field(
         False, description="Keep Asterisk's PCM leg files after the transcript is stored (ASR input)"

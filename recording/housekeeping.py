@@ -149,6 +149,7 @@ def _files_of(recording: Recording) -> list[Path]:
     files.append(Path(f"{recording.path}.{recording.format}"))
     if recording.archive_path:
         files.append(Path(recording.archive_path))
+    files.append(Path(f"{recording.path}.peaks.json"))
     return files
 
 

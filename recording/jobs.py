@@ -94,3 +94,12 @@ def queue_finalize(ids: Iterable[int]) -> int:
 
 def queue_transcribe(ids: Iterable[int]) -> int:
     return _send(TRANSCRIBE, ids)
+
+
+# For after-commit callbacks, which return nothing.
+def queue_finalize_soon(ids: Iterable[int]) -> None:
+    queue_finalize(ids)
+
+
+def queue_transcribe_soon(ids: Iterable[int]) -> None:
+    queue_transcribe(ids)

@@ -132,13 +132,11 @@ def _finish_files(settings: Settings, snap: _Snapshot, now: datetime) -> _Finish
         notes.append(f"{speaker} leg missing")
     if not samples:
         return _Finished(RecordingStatus.DAMAGED, "; ".join(notes))
-    archive = audio.write_archive(
-        Path(snap.path),
-        settings.recording.archive_format,
-        caller=samples.get("caller"),
-        agent=samples.get("agent"),
-        rate=rate,
-    )
+    archive = _write_archive(settings, snap, samples, rate)
+    # The legs' waveforms, drawn apart on the call page, are taken now: the PCM legs go once
+    # the transcript is stored, and a compressed archive holds the mix only.
+    leg_peaks = {speaker: audio.peaks(present[speaker], PEAK_BUCKETS)[0] for speaker in samples}
+    peaks_file(snap.path).write_text(json.dumps(leg_peaks), encoding="utf-8")
     if snap.kind == RecordingKind.CALL:
         # Asterisk's own mono mix: the archive copy replaces it.
         Path(f"{snap.path}.wav").unlink(missing_ok=True)
@@ -151,6 +149,26 @@ def _finish_files(settings: Settings, snap: _Snapshot, now: datetime) -> _Finish
         archive.stat().st_size,
         round(audio.audio_duration_seconds(archive) * 1000),
     )
+
+
+PEAK_BUCKETS = 800
+
+
+def peaks_file(base_path: str) -> Path:
+    """Per leg, the waveform of the call (JSON: speaker -> 0..1 peaks), kept beside the archive."""
+    return Path(f"{base_path}.peaks.json")
+
+
+def _write_archive(settings: Settings, snap: _Snapshot, samples: dict[str, np.ndarray], rate: int) -> Path:
+    """The kept copy. opus and gsm: the mono mix (what a person listens to; ~2.4 and ~5.9 MB per
+    recorded hour). Opus cannot keep two channels apart below ~15 MB/hour (libopus folds them
+    into one: docs/benchmarks.md), and the legs apart are what the ASR needed: their transcripts
+    and waveforms are kept. wav: PCM, the legs apart in two channels."""
+    fmt = settings.recording.archive_format
+    caller, agent = samples.get("caller"), samples.get("agent")
+    if fmt != "wav" and caller is not None and agent is not None:
+        caller, agent = audio.mix_to_mono(caller, agent), None
+    return audio.write_archive(Path(snap.path), fmt, caller=caller, agent=agent, rate=rate)
 
 
 def _apply_finish(session: Session, settings: Settings, recording: Recording, result: _Finished) -> None:
@@ -169,7 +187,7 @@ def _apply_finish(session: Session, settings: Settings, recording: Recording, re
     recording.asr_status = AsrStatus.PENDING
     recording.asr_queued_at = utcnow()
     ids = [recording.id]
-    after_commit(session, lambda: jobs.queue_transcribe(ids))
+    after_commit(session, lambda: jobs.queue_transcribe_soon(ids))
 
 
 # ----- transcription ---------------------------------------------------------------------------
@@ -235,8 +253,12 @@ def _transcribe_leg(
     if pcm.exists() and audio.inspect_wav(pcm).consistent:
         samples, rate = audio.read_pcm(pcm)
     else:
-        # The PCM is gone (kept only until a first transcript): decode the archive's channel.
-        samples, rate = audio.read_channel(Path(archive), audio.legs_channels(Path(archive)).index(speaker))
+        # The PCM is gone (kept only until a first transcript): the archive's channel for this
+        # speaker if it has one (wav), else its mix, heard as the caller's.
+        channels = audio.legs_channels(Path(archive))
+        if speaker not in channels and speaker != "caller":
+            return []
+        samples, rate = audio.read_channel(Path(archive), channels.index(speaker) if speaker in channels else 0)
     return engine.transcribe(samples, rate)
 
 

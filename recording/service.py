@@ -129,7 +129,7 @@ def call_ended(session: Session, *, call_uniqueid: str, ended_at: datetime) -> l
 
 
 def _finalize_after_commit(session: Session, ids: list[int]) -> None:
-    after_commit(session, lambda: jobs.queue_finalize(ids))
+    after_commit(session, lambda: jobs.queue_finalize_soon(ids))
 
 
 def pause(session: Session, *, call_uniqueid: str, by: str) -> RecordingPause:

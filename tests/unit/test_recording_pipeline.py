@@ -6,6 +6,7 @@ real speech in test_asr_engines.py and end to end in tests/integration/test_reco
 
 from __future__ import annotations
 
+import json
 import struct
 import wave
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,10 @@ def test_given_closed_legs_when_finished_then_the_archive_holds_both_and_its_has
     assert pipeline.finalize(db, settings, rid, now=T0 + timedelta(seconds=11)) == RecordingStatus.COMPLETE
     row = get(db, rid)
     archive = Path(row.archive_path)
-    assert archive.suffix == ".opus" and audio.legs_channels(archive) == ["caller", "agent"]
+    # The mix for listening, small; the legs apart live on as their waveforms (and transcripts).
+    assert archive.suffix == ".opus" and audio.legs_channels(archive) == ["caller"]
+    legs = json.loads(pipeline.peaks_file(row.path).read_text())
+    assert set(legs) == {"caller", "agent"} and max(legs["caller"]) > 0.1 and max(legs["agent"]) > 0.1
     assert row.sha256 == audio.sha256_file(archive) and row.size_bytes == archive.stat().st_size
     assert 2900 <= (row.duration_ms or 0) <= 3100
     assert row.asr_status == AsrStatus.PENDING
