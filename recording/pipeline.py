@@ -86,7 +86,7 @@ def finalize(db: Database, settings: Settings, recording_id: int, now: datetime 
         if recording is None or not RecordingStatus(recording.status).is_open:
             return recording.status if recording else "missing"
         recording.finalize_attempts += 1
-        _apply_finish(session, settings, recording, result)
+        _apply_finish(session, settings, recording, result, now)
         log.info(
             "recording finished",
             extra={"recording": recording_id, "status": recording.status, "why": recording.failure_reason},
@@ -171,10 +171,12 @@ def _write_archive(settings: Settings, snap: _Snapshot, samples: dict[str, np.nd
     return audio.write_archive(Path(snap.path), fmt, caller=caller, agent=agent, rate=rate)
 
 
-def _apply_finish(session: Session, settings: Settings, recording: Recording, result: _Finished) -> None:
+def _apply_finish(
+    session: Session, settings: Settings, recording: Recording, result: _Finished, now: datetime
+) -> None:
     recording.status = result.status
     recording.failure_reason = result.reason
-    recording.ended_at = recording.ended_at or utcnow()
+    recording.ended_at = recording.ended_at or now
     if result.status == RecordingStatus.FAILED and "disk full" in result.reason:
         raise_alert(session, DISK_ALERT, f"Recording failed, disk full: {recording.path}")
     if result.archive is None:
@@ -185,7 +187,7 @@ def _apply_finish(session: Session, settings: Settings, recording: Recording, re
     recording.size_bytes = result.size
     recording.duration_ms = result.duration_ms
     recording.asr_status = AsrStatus.PENDING
-    recording.asr_queued_at = utcnow()
+    recording.asr_queued_at = now
     ids = [recording.id]
     after_commit(session, lambda: jobs.queue_transcribe_soon(ids))
 
@@ -258,7 +260,9 @@ def _transcribe_leg(
         channels = audio.legs_channels(Path(archive))
         if speaker not in channels and speaker != "caller":
             return []
-        samples, rate = audio.read_channel(Path(archive), channels.index(speaker) if speaker in channels else 0)
+        samples, rate = audio.read_channel(
+            Path(archive), channels.index(speaker) if speaker in channels else 0
+        )
     return engine.transcribe(samples, rate)
 
 

@@ -41,7 +41,9 @@ class FixedWords:
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> list[Segment]:
         self.calls += 1
         seconds = len(samples) / sample_rate
-        return [Segment(0.0, seconds, self.words, tuple(Word(w, 0.0, seconds, None) for w in self.words.split()))]
+        return [
+            Segment(0.0, seconds, self.words, tuple(Word(w, 0.0, seconds, None) for w in self.words.split()))
+        ]
 
 
 def settings_for(tmp_path: Path, **recording: object) -> Settings:
@@ -87,7 +89,11 @@ def a_call(db: Database, tmp_path: Path, uid: str, *, died: bool = False, legs: 
             )
         )
         row = service.start_call_recording(
-            session, call_uniqueid=uid, base_path=str(base), started_at=T0, settings=settings_for(tmp_path).recording
+            session,
+            call_uniqueid=uid,
+            base_path=str(base),
+            started_at=T0,
+            settings=settings_for(tmp_path).recording,
         )
         session.flush()
         service.call_ended(session, call_uniqueid=uid, ended_at=T0 + timedelta(seconds=10))
@@ -101,7 +107,9 @@ def get(db: Database, recording_id: int) -> Recording:
         return row
 
 
-def test_given_closed_legs_when_finished_then_the_archive_holds_both_and_its_hash(db: Database, tmp_path: Path) -> None:
+def test_given_closed_legs_when_finished_then_the_archive_holds_both_and_its_hash(
+    db: Database, tmp_path: Path
+) -> None:
     rid = a_call(db, tmp_path, "main-1.1")
     settings = settings_for(tmp_path)
     assert pipeline.finalize(db, settings, rid, now=T0 + timedelta(seconds=11)) == RecordingStatus.COMPLETE
@@ -136,13 +144,18 @@ def test_given_asterisk_killed_then_open_files_are_repaired_at_once(db: Database
     rid = a_call(db, tmp_path, "main-1.3", died=True)
     for leg in get(db, rid).legs.values():
         leave_open(Path(leg))
-    assert pipeline.finalize(db, settings_for(tmp_path), rid, now=T0 + timedelta(seconds=11)) == RecordingStatus.REPAIRED
+    assert (
+        pipeline.finalize(db, settings_for(tmp_path), rid, now=T0 + timedelta(seconds=11))
+        == RecordingStatus.REPAIRED
+    )
     row = get(db, rid)
     assert "header repaired" in row.failure_reason and row.sha256
     assert 2900 <= (row.duration_ms or 0) <= 3100
 
 
-def test_given_an_unusable_leg_then_the_recording_is_damaged_with_the_reason(db: Database, tmp_path: Path) -> None:
+def test_given_an_unusable_leg_then_the_recording_is_damaged_with_the_reason(
+    db: Database, tmp_path: Path
+) -> None:
     rid = a_call(db, tmp_path, "main-1.4", died=True)
     for leg in get(db, rid).legs.values():
         Path(leg).write_bytes(b"")
@@ -154,21 +167,23 @@ def test_given_no_file_and_a_full_disk_then_the_recording_fails_and_an_alert_is_
     db: Database, tmp_path: Path
 ) -> None:
     rid = a_call(db, tmp_path, "main-1.5", legs=False)
-    settings = settings_for(tmp_path, min_free_mb=10**9)  # more than any disk: "full"
+    settings = settings_for(tmp_path, min_free_mb=10**7)  # more than any disk: "full"
     assert pipeline.finalize(db, settings, rid) == RecordingStatus.FAILED
     assert "disk full" in get(db, rid).failure_reason
     with db.unit_of_work() as session:
         assert session.scalar(select(Alert.key).where(Alert.cleared_at.is_(None))) == service.DISK_ALERT
 
 
-def test_given_too_little_space_when_the_agent_answers_then_the_row_fails_at_once(db: Database, tmp_path: Path) -> None:
+def test_given_too_little_space_when_the_agent_answers_then_the_row_fails_at_once(
+    db: Database, tmp_path: Path
+) -> None:
     with db.unit_of_work() as session:
         row = service.start_call_recording(
             session,
             call_uniqueid="main-1.6",
             base_path=str(tmp_path / "r" / "main-1.6"),
             started_at=T0,
-            settings=settings_for(tmp_path, min_free_mb=10**9).recording,
+            settings=settings_for(tmp_path, min_free_mb=10**7).recording,
         )
         assert row.status == RecordingStatus.FAILED and "disk full" in row.failure_reason
 
@@ -179,7 +194,9 @@ def finished(db: Database, tmp_path: Path, uid: str) -> int:
     return rid
 
 
-def test_given_a_finished_recording_then_one_transcript_per_speaker_with_phrases(db: Database, tmp_path: Path) -> None:
+def test_given_a_finished_recording_then_one_transcript_per_speaker_with_phrases(
+    db: Database, tmp_path: Path
+) -> None:
     rid = finished(db, tmp_path, "main-2.1")
     engine = FixedWords()
     assert pipeline.transcribe(db, settings_for(tmp_path), lambda: engine, rid) == AsrStatus.DONE
@@ -189,7 +206,10 @@ def test_given_a_finished_recording_then_one_transcript_per_speaker_with_phrases
         assert transcript is not None and "caller: the street light is broken" in transcript.text
         assert "street light" in transcript.search_text
         hits = session.scalars(select(KeyPhraseHit).where(KeyPhraseHit.recording_id == rid)).all()
-        assert {(h.category, h.speaker) for h in hits} == {("street_light", "caller"), ("street_light", "agent")}
+        assert {(h.category, h.speaker) for h in hits} == {
+            ("street_light", "caller"),
+            ("street_light", "agent"),
+        }
     # The PCM legs were only the ASR's input.
     assert not any(Path(p).exists() for p in get(db, rid).legs.values())
     # A second delivery (a worker died after storing, before acknowledging) adds nothing.
@@ -215,12 +235,17 @@ def test_given_two_workers_on_one_recording_then_one_transcript_is_kept(db: Data
         assert get(db, rid).asr_status == AsrStatus.DONE
 
 
-def test_given_a_missing_vosk_model_then_the_job_fails_naming_the_setting(db: Database, tmp_path: Path) -> None:
+def test_given_a_missing_vosk_model_then_the_job_fails_naming_the_setting(
+    db: Database, tmp_path: Path
+) -> None:
     from recording.asr import make_engine
 
     rid = finished(db, tmp_path, "main-2.3")
     settings = Settings.model_validate(
-        {"site": {"state_dir": str(tmp_path)}, "asr": {"engine": "vosk", "vosk_model": str(tmp_path / "nowhere")}}
+        {
+            "site": {"state_dir": str(tmp_path)},
+            "asr": {"engine": "vosk", "vosk_model": str(tmp_path / "nowhere")},
+        }
     )
     with pytest.raises(AsrConfigError):
         make_engine(settings.asr)
@@ -253,7 +278,11 @@ def test_given_lost_jobs_then_the_sweeper_finds_them(db: Database, tmp_path: Pat
     with db.unit_of_work() as session:
         session.add(Call(uniqueid="main-3.3", linkedid="main-3.3", channel="c", started_at=T0, ended_at=T0))
         orphan = service.start_call_recording(
-            session, call_uniqueid="main-3.3", base_path=str(tmp_path / "o"), started_at=T0, settings=settings.recording
+            session,
+            call_uniqueid="main-3.3",
+            base_path=str(tmp_path / "o"),
+            started_at=T0,
+            settings=settings.recording,
         )
         session.flush()
         orphan_id = orphan.id
@@ -264,7 +293,9 @@ def test_given_lost_jobs_then_the_sweeper_finds_them(db: Database, tmp_path: Pat
     assert get(db, orphan_id).status == RecordingStatus.STOPPED
 
 
-def test_given_retention_then_old_files_go_held_ones_stay_and_rows_remain(db: Database, tmp_path: Path) -> None:
+def test_given_retention_then_old_files_go_held_ones_stay_and_rows_remain(
+    db: Database, tmp_path: Path
+) -> None:
     settings = Settings.model_validate(
         {"site": {"state_dir": str(tmp_path)}, "recording": {"min_free_mb": 0, "retention": {"call": 30}}}
     )
@@ -282,7 +313,9 @@ def test_given_retention_then_old_files_go_held_ones_stay_and_rows_remain(db: Da
     assert housekeeping.purge_expired(db, settings, now=T0 + timedelta(days=29)) == []
 
 
-def test_given_one_byte_changed_then_verify_reports_the_recording_altered(db: Database, tmp_path: Path) -> None:
+def test_given_one_byte_changed_then_verify_reports_the_recording_altered(
+    db: Database, tmp_path: Path
+) -> None:
     rid = finished(db, tmp_path, "main-5.1")
     with db.unit_of_work() as session:
         assert housekeeping.verify_all(session) == []
