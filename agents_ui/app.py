@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from agents_ui import calls_api, health, seats_api, wallboard_api
+from agents_ui import calls_api, health, recordings_api, recordings_pages, seats_api, wallboard_api
 from agents_ui.accounts import api as accounts_api
 from agents_ui.accounts import pages as accounts_pages
 from agents_ui.accounts.permissions import SAFE_METHODS, LoginRequired, login_url, same_origin
+from agents_ui.recordings_access import RecordingRefused, refused
 from agents_ui.seat_link import SeatLink
 from hotline.db import Database
 from hotline.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.db = Database(settings.database_url)
     app.state.seat_link = SeatLink(settings.redis.url)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(RecordingRefused, refused)  # audits the refusal, answers 403
     app.middleware("http")(_refuse_cross_site)
     app.include_router(health.router)
     app.include_router(calls_api.router)
@@ -57,5 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(accounts_pages.router)
     app.include_router(seats_api.router)
     app.include_router(wallboard_api.router)
+    app.include_router(recordings_api.router)
+    app.include_router(recordings_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

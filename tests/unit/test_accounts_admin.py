@@ -170,6 +170,13 @@ def test_given_the_openapi_document_when_read_then_every_api_route_is_there_with
         "/api/calls/{uniqueid}/pop",
         "/api/wallboard",
         "/api/supervise",
+        "/api/seat/recording/pause",
+        "/api/seat/recording/resume",
+        "/api/recordings/search",
+        "/api/recordings/{recording_id}",
+        "/api/recordings/{recording_id}/peaks",
+        "/api/recordings/{recording_id}/access",
+        "/api/recordings/{recording_id}/audio",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

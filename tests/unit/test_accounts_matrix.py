@@ -73,12 +73,22 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/seat/pause"): SEAT,
     ("POST", "/api/seat/unpause"): SEAT,
     ("POST", "/api/seat/wrap-up"): SEAT,
+    ("POST", "/api/seat/recording/pause"): SEAT,
+    ("POST", "/api/seat/recording/resume"): SEAT,
     ("GET", "/api/calls/{uniqueid}/pop"): SEAT | SUPERVISOR,
     ("WEBSOCKET", "/ws/seat"): SEAT,
     ("GET", "/wallboard"): SUPERVISOR,
     ("GET", "/api/wallboard"): SUPERVISOR,
     ("POST", "/api/supervise"): SUPERVISOR,
     ("WEBSOCKET", "/ws/wallboard"): SUPERVISOR,
+    # Recordings: an agent gets through the role gate (their own calls, if recording.agents_hear_own).
+    ("GET", "/recordings"): CALLS,
+    ("GET", "/recordings/{recording_id}"): CALLS,
+    ("GET", "/api/recordings/search"): CALLS,
+    ("GET", "/api/recordings/{recording_id}"): CALLS,
+    ("GET", "/api/recordings/{recording_id}/peaks"): CALLS,
+    ("POST", "/api/recordings/{recording_id}/access"): CALLS,
+    ("GET", "/api/recordings/{recording_id}/audio"): CALLS,
     ("UNKNOWN", "/static"): PUBLIC,  # the pages' scripts and styles; nothing private lives there
 }
 
