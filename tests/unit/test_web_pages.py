@@ -82,12 +82,29 @@ def test_given_nothing_running_when_health_is_asked_then_503_names_each_failing_
     body = reply.json()
     assert body["status"] == "degraded"
     checks = body["checks"]
-    assert set(checks) == {"asterisk", "ami", "agi", "seats", "database"}
+    assert set(checks) == {"asterisk", "ami", "agi", "seats", "database", "recordings"}
     assert checks["seats"] == {"ok": False, "seats": None}
+    # Nothing waits for the workers and no alert is open: the pipeline itself is fine.
+    assert checks["recordings"]["ok"] is True and checks["recordings"]["to_transcribe"] == 0
     assert checks["asterisk"] == {"ok": False, "detail": "not running"}
     assert checks["ami"]["ok"] is False
     assert checks["agi"]["ok"] is False
     assert checks["database"] == {"ok": True, "dialect": "sqlite"}
+
+
+def test_given_a_full_recording_disk_when_health_is_asked_then_the_alert_makes_it_degraded(client, settings, db):
+    from hotline.alerts import raise_alert
+
+    everything_running(settings)
+    with db.unit_of_work() as session:
+        raise_alert(session, "recording-disk-full", "Recording disk nearly full: 12 MB free")
+
+    reply = client.get("/healthz")
+
+    assert reply.status_code == 503
+    recordings = reply.json()["checks"]["recordings"]
+    assert recordings["ok"] is False
+    assert recordings["alerts"] == ["recording-disk-full: Recording disk nearly full: 12 MB free"]
 
 
 def test_given_every_part_running_when_health_is_asked_then_200_with_their_details(client, settings):
