@@ -202,7 +202,7 @@ def search_calls(
         dense = _said_often(session, dialect, terms)
     query = (
         select(
-            Call.id,
+            Call.id.label("call_id"),
             Call.uniqueid,
             Call.started_at,
             Call.ended_at,
@@ -212,9 +212,9 @@ def search_calls(
             Call.queue,
             Call.duration_seconds,
             Call.disposition,
-            Recording.id,
-            Recording.status,
-            Recording.duration_ms,
+            Recording.id.label("recording_id"),
+            Recording.status.label("recording_status"),
+            Recording.duration_ms.label("recording_ms"),
             Recording.asr_status,
         )
         .select_from(Call)
@@ -253,27 +253,14 @@ def search_calls(
     found = session.execute(query).all()
     has_more = len(found) > limit
     found = found[:limit]
-    recording_ids = [row[10] for row in found]
+    recording_ids = [row.recording_id for row in found]
     phrases = _key_phrases(session, recording_ids)
     lines = _snippets(session, recording_ids, terms)
     rows = [
         SearchRow(
-            call_id=row[0],
-            uniqueid=row[1],
-            started_at=row[2],
-            ended_at=row[3],
-            caller_number=row[4],
-            called_number=row[5],
-            agent=row[6],
-            queue=row[7],
-            duration_seconds=row[8],
-            disposition=row[9],
-            recording_id=row[10],
-            recording_status=row[11],
-            recording_ms=row[12],
-            asr_status=row[13],
-            key_phrases=phrases.get(row[10], ()),
-            snippet=lines.get(row[10]),
+            **row._asdict(),
+            key_phrases=phrases.get(row.recording_id, ()),
+            snippet=lines.get(row.recording_id),
         )
         for row in found
     ]
@@ -297,8 +284,9 @@ def fts5_phrase(terms: Sequence[str]) -> str:
 #                  when the words are rare, and the only sane way then (a calls-first walk would
 #                  read the whole year to fill a page with rare words).
 # Searches without words go calls first. For words, the transcripts holding them are counted up
-# to DENSE (an index-only count); reaching it means calls first. At DENSE matches the two ways
-# cost about the same on a year of calls (about sqrt(page x transcribed calls) row visits).
+# to DENSE in the full-text index (no text is parsed); reaching it means calls first. At DENSE
+# matches the two ways cost about the same on a year of calls (some sqrt(page x calls) row
+# visits); benchmarks/recording_search.py measures both sides of it.
 DENSE = 4000
 
 
