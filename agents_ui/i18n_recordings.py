@@ -43,6 +43,7 @@ TEXT: dict[str, dict[str, str]] = {
     "r_integrity_none": {"zh-CN": "无归档文件", "en": "No archive copy"},
     "r_caller_leg": {"zh-CN": "来电人", "en": "Caller"},
     "r_agent_leg": {"zh-CN": "坐席", "en": "Agent"},
+    "r_mix_leg": {"zh-CN": "双方", "en": "Both"},
     "r_waveform": {"zh-CN": "波形（上：来电人，下：坐席）", "en": "Waveform (top: caller, bottom: agent)"},
     "r_play": {"zh-CN": "播放", "en": "Play"},
     "r_pause": {"zh-CN": "暂停", "en": "Pause"},
@@ -78,5 +79,10 @@ TEXT: dict[str, dict[str, str]] = {
     "r_yes": {"zh-CN": "是", "en": "Yes"},
     "r_no": {"zh-CN": "否", "en": "No"},
     "r_asr": {"zh-CN": "转写", "en": "Transcription"},
+    "r_asr_none": {"zh-CN": "不转写", "en": "None"},
+    "r_asr_pending": {"zh-CN": "等待转写", "en": "Queued"},
+    "r_asr_running": {"zh-CN": "转写中", "en": "Running"},
+    "r_asr_done": {"zh-CN": "已完成", "en": "Done"},
+    "r_asr_failed": {"zh-CN": "转写失败", "en": "Failed"},
     "r_length": {"zh-CN": "录音时长", "en": "Length"},
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,11 +28,12 @@ from agents_ui.accounts import service, sessions
 from agents_ui.accounts.models import AuditEntry, Role, User
 from agents_ui.accounts.permissions import COOKIE
 from agents_ui.app import create_app
+from agents_ui.i18n import LANGUAGES, translator
 from agents_ui.recordings_access import Grant, access_key, sign
 from hotline.db import Database
 from hotline.settings import AgentSettings, DatabaseSettings, RecordingSettings, Settings, SiteSettings
 from recording import audio
-from recording.models import Recording, RecordingPause, RecordingStatus
+from recording.models import AsrStatus, Recording, RecordingPause, RecordingStatus
 from recording.pipeline import PEAK_BUCKETS, peaks_file
 from tests.unit.accounts_support import ORIGIN
 from tests.unit.test_recording_search import Said, add_recorded_call
@@ -756,3 +758,25 @@ def test_given_nobody_logged_in_when_opening_the_pages_then_the_login_page(site)
         api = anonymous.get("/api/recordings/search")
     assert reply.status_code == 303 and reply.headers["location"] == "/login?next=/recordings/1"
     assert api.status_code == 401
+
+
+def test_given_every_state_a_recording_can_be_in_then_both_languages_name_it():
+    keys = [f"r_status_{s.value}" for s in RecordingStatus] + [f"r_asr_{s.value}" for s in AsrStatus]
+    keys += [f"r_integrity_{state}" for state in ("ok", "missing", "altered", "none")]
+    for language in LANGUAGES:
+        words = translator(language)
+        assert [key for key in keys if not words.get(key)] == [], language
+
+
+@pytest.mark.parametrize("script", ["common.js", "search.js", "call.js"])
+def test_given_the_pages_scripts_then_node_reads_them_as_valid_modules(script):
+    node = shutil.which("node")
+    assert node, "node is installed by scripts/bootstrap.sh"
+    path = Path(__file__).resolve().parents[2] / "agents_ui" / "static" / "recordings" / script
+    checked = subprocess.run(
+        [node, "--check", "--input-type=module"],
+        input=path.read_text(encoding="utf-8"),
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -44,7 +44,7 @@ function renderMeta(d) {
   fill('status', status).className = `s-${d.status}`;
   fill('integrity', say(`r_integrity_${d.integrity}`)).dataset.state = d.integrity;
   fill('legal_hold', d.legal_hold ? `${say('r_yes')}${d.hold_reason ? ` — ${d.hold_reason}` : ''}` : say('r_no'));
-  fill('asr', d.asr_status);
+  fill('asr', say(`r_asr_${d.asr_status}`));
   fill('format', d.archive_format);
   fill('sha256', d.sha256);
 }
@@ -116,10 +116,24 @@ async function load() {
     playButton.disabled = true;
     downloadButton.disabled = true;
   }
+  if (d.channels.length) labelLanes(d.channels);
   fitCanvas();
   draw();
   tick();
   if (d.peaks_url) loadPeaks(d.peaks_url);
+}
+
+// One label per line of the waveform, top to bottom: the legs, or their mix when only that is kept.
+function labelLanes(channels) {
+  const words = { caller: 'r_caller_leg', agent: 'r_agent_leg', mix: 'r_mix_leg' };
+  const lanes = $('.lanes');
+  lanes.replaceChildren(
+    ...channels.map((channel) => {
+      const label = text('span', say(words[channel] || 'r_mix_leg'), 'lane-label');
+      label.dataset.channel = channel;
+      return label;
+    }),
+  );
 }
 
 async function loadPeaks(url) {
@@ -127,6 +141,7 @@ async function loadPeaks(url) {
   const reply = await api(`${url}?buckets=${buckets}`);
   if (reply.ok) {
     state.peaks = reply.body;
+    labelLanes(reply.body.channels);
     draw();
   }
 }
@@ -147,7 +162,7 @@ function fitCanvas() {
   canvas.height = Math.max(60, Math.round(canvas.clientHeight * ratio));
 }
 
-const COLOURS = { caller: ['#1d4ed8', '#93c5fd'], agent: ['#1b7d3a', '#86efac'] };
+const COLOURS = { caller: ['#1d4ed8', '#93c5fd'], agent: ['#1b7d3a', '#86efac'], mix: ['#52606d', '#bcccdc'] };
 
 function draw() {
   const ctx = canvas.getContext('2d');
