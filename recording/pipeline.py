@@ -43,6 +43,10 @@ log = logging.getLogger("recording.pipeline")
 ASR_CONFIG_ALERT = "asr-config"
 
 
+# How long Asterisk's files must have been left alone before they count as final.
+FILES_SETTLE_SECONDS = 2.0
+
+
 class FilesStillOpen(Exception):
     """Asterisk has not closed the files yet (their WAV headers are not final): try again soon."""
 
@@ -115,8 +119,14 @@ def _finish_files(settings: Settings, snap: _Snapshot, now: datetime) -> _Finish
     open_files = [p for p in present.values() if not audio.inspect_wav(p).consistent]
     grace = timedelta(seconds=settings.recording.finalize_grace_seconds)
     ended = snap.ended_at or now
-    if open_files and not snap.call_died and now - ended < grace:
-        raise FilesStillOpen(", ".join(str(p) for p in open_files))
+    if not snap.call_died and now - ended < grace:
+        # A closed header is not enough: MixMonitor's writer thread was seen to finish a leg's
+        # audio after that leg's header was final. Files still being written are not touched.
+        busy = open_files or [
+            p for p in present.values() if time.time() - p.stat().st_mtime < FILES_SETTLE_SECONDS
+        ]
+        if busy:
+            raise FilesStillOpen(", ".join(str(p) for p in busy))
     notes: list[str] = []
     samples: dict[str, np.ndarray] = {}
     rate = 8000

@@ -111,5 +111,5 @@ def run_component(settings: Settings, name: str) -> None:
     _loaded[:] = [settings]
     jobs.configure(settings)
     (settings.state_dir / "recordings").mkdir(parents=True, exist_ok=True)
-    log.info("starting", extra={"component": name})
+    log.info("starting %s", name)
     app.start(worker_argv(settings, name))

@@ -7,6 +7,7 @@ real speech in test_asr_engines.py and end to end in tests/integration/test_reco
 from __future__ import annotations
 
 import json
+import os
 import struct
 import wave
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,8 @@ def write_leg(path: Path, seconds: float, *, tone: float = 440.0) -> None:
         out.setsampwidth(2)
         out.setframerate(RATE)
         out.writeframes(samples.tobytes())
+    # Asterisk finished with it long ago (the worker leaves files alone while they change).
+    os.utime(path, (0, 0))
 
 
 def leave_open(path: Path) -> None:
@@ -69,6 +72,7 @@ def leave_open(path: Path) -> None:
     data[4:8] = struct.pack("<I", 0)
     data[40:44] = struct.pack("<I", 0)
     path.write_bytes(bytes(data))
+    os.utime(path, (0, 0))
 
 
 def a_call(db: Database, tmp_path: Path, uid: str, *, died: bool = False, legs: bool = True) -> int:
@@ -329,3 +333,13 @@ def test_given_one_byte_changed_then_verify_reports_the_recording_altered(
     archive.unlink()
     with db.unit_of_work() as session:
         assert [p.problem for p in housekeeping.verify_all(session)] == ["missing"]
+
+
+def test_given_files_written_a_moment_ago_then_the_worker_waits_for_them_to_settle(
+    db: Database, tmp_path: Path
+) -> None:
+    # MixMonitor was seen to finish a leg's audio after its header was final: fresh files wait.
+    rid = a_call(db, tmp_path, "main-6.1")
+    Path(get(db, rid).legs["agent"]).touch()
+    with pytest.raises(pipeline.FilesStillOpen):
+        pipeline.finalize(db, settings_for(tmp_path), rid, now=T0 + timedelta(seconds=11))
