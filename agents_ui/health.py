@@ -48,16 +48,18 @@ def _recordings(db: Database) -> dict[str, Any]:
 
     try:
         with db.unit_of_work() as session:
-            by_status = dict(
-                session.execute(select(Recording.status, func.count()).group_by(Recording.status))
-                .tuples()
-                .all()
-            )
-            by_asr = dict(
-                session.execute(select(Recording.asr_status, func.count()).group_by(Recording.asr_status))
-                .tuples()
-                .all()
-            )
+            by_status = {
+                status: count
+                for status, count in session.execute(
+                    select(Recording.status, func.count()).group_by(Recording.status)
+                )
+            }
+            by_asr = {
+                status: count
+                for status, count in session.execute(
+                    select(Recording.asr_status, func.count()).group_by(Recording.asr_status)
+                )
+            }
             alerts = [f"{a.key}: {a.message}" for a in open_alerts(session) if a.severity == "critical"]
     except Exception as exc:
         return {"ok": False, "detail": type(exc).__name__}
