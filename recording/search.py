@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
     bindparam,
     column,
@@ -241,7 +240,7 @@ def search_calls(
     if terms and dense:
         query = query.where(_said_in_transcript(dialect, terms))
     elif terms:
-        query = query.where(Recording.id.in_(_recordings_saying(dialect, terms)))
+        query = query.where(_recordings_saying(session, dialect, terms))
     if cursor is not None:
         # "<= started_at" alone is what an index range scan can use; the OR settles ties.
         query = query.where(
@@ -357,13 +356,19 @@ def _said_in_transcript(dialect: str, terms: Sequence[str]) -> ColumnElement[boo
     return exists(said)
 
 
-def _recordings_saying(dialect: str, terms: Sequence[str]) -> Select[int]:
-    """Matches first: the recordings whose transcript holds the phrase."""
+def _recordings_saying(session: Session, dialect: str, terms: Sequence[str]) -> ColumnElement[bool]:
+    """Matches first: the row's recording is one whose transcript holds the phrase."""
     if dialect == "sqlite":
+        # Without statistics SQLite starts from this list (a subquery it takes for a few rows).
         matching = select(_FTS.c.rowid).where(_fts_match(terms))
-        return select(Transcript.recording_id).where(Transcript.id.in_(matching))
+        return Recording.id.in_(select(Transcript.recording_id).where(Transcript.id.in_(matching)))
+    # PostgreSQL plans a subquery here from its guess of how many transcripts match, and a guess
+    # of many sends it walking the calls in time order, parsing transcripts as it goes, through
+    # the whole year when the words are rare (seconds). Fewer than DENSE transcripts hold every
+    # word, so the matching recordings are fetched first and given as a list of known length.
     phrase = _vector().op("@@")(func.phraseto_tsquery(_SIMPLE, " ".join(terms)))
-    return select(Transcript.recording_id).where(phrase)
+    ids = session.scalars(select(Transcript.recording_id).where(phrase)).all()
+    return Recording.id.in_(ids)
 
 
 def _fts_match(terms: Sequence[str]) -> ColumnElement[bool]:
