@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import soundfile as sf  # type: ignore[import-untyped]  # no stubs, no py.typed (0.14)
-import soxr  # type: ignore[import-untyped]  # no stubs, no py.typed (1.1)
+import soundfile as sf
+import soxr
 
 from recording.wav_header import (
     Damage,

@@ -602,7 +602,7 @@ def test_write_config_leaves_files_alone_when_settings_are_bad(tmp_path: Path) -
 
 def test_every_queued_call_is_recorded_once_from_the_agents_answer() -> None:
     lines = dialplan(render()["extensions.conf"], "hotline-queues")
-    main = lines[: lines.index(f"same => n,Queue(main)")]
+    main = lines[: lines.index("same => n,Queue(main)")]
     base = f"${{{cv.RECORDING}}}"
     assert main == [
         f'exten => main,1,GotoIf($["${{{cv.RECORDING}}}" != ""]?recording)',

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf  # type: ignore[import-untyped]
+import soundfile as sf
 
 from recording import audio
 from recording.audio import ArchiveFormat, Damage, DamagedRecording

@@ -92,7 +92,7 @@ def test_given_nothing_running_when_health_is_asked_then_503_names_each_failing_
     assert checks["database"] == {"ok": True, "dialect": "sqlite"}
 
 
-def test_given_a_full_recording_disk_when_health_is_asked_then_the_alert_makes_it_degraded(client, settings, db):
+def test_given_a_full_recording_disk_when_health_is_asked_then_it_is_degraded(client, settings, db):
     from hotline.alerts import raise_alert
 
     everything_running(settings)
