@@ -441,9 +441,20 @@ def _no_administrator_yet(settings: Settings) -> bool:
 
 def cmd_check(settings: Settings) -> int:
     from ivr_flows.loader import load_all
+    from recording.asr import AsrConfigError, make_engine
 
     flows = load_all(settings)
-    say(f"settings OK; flows OK: {', '.join(sorted(flows))}")
+    try:
+        # Loading the engine is the check: a Vosk model folder that is missing or broken says so.
+        engine = make_engine(settings.asr)
+    except AsrConfigError as exc:
+        say(f"settings OK; flows OK: {', '.join(sorted(flows))}")
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    say(
+        f"settings OK; flows OK: {', '.join(sorted(flows))}; "
+        f"speech recognition: {engine.name} ({engine.model})"
+    )
     return 0
 
 
