@@ -9,7 +9,15 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from agents_ui import calls_api, health, recordings_api, recordings_pages, seats_api, wallboard_api
+from agents_ui import (
+    calls_api,
+    health,
+    recordings_api,
+    recordings_audio,
+    recordings_pages,
+    seats_api,
+    wallboard_api,
+)
 from agents_ui.accounts import api as accounts_api
 from agents_ui.accounts import pages as accounts_pages
 from agents_ui.accounts.permissions import SAFE_METHODS, LoginRequired, login_url, same_origin
@@ -60,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(seats_api.router)
     app.include_router(wallboard_api.router)
     app.include_router(recordings_api.router)
+    app.include_router(recordings_audio.router)
     app.include_router(recordings_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

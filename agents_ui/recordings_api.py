@@ -1,5 +1,5 @@
-"""Finding and hearing recorded calls: the search, a recording's page data, its waveform, and
-the audio, which is only ever sent against a token given for a stated, audited reason.
+"""Finding recorded calls, and what the call page shows of one: status, integrity, transcript by
+speaker, key phrases, pauses. Its waveform and audio are in ``recordings_audio``.
 
 Who may: see ``recordings_access`` (supervisors their team's calls, administrators every call,
 agents their own if ``recording.agents_hear_own``). Every refusal is a 403 on the audit log.
@@ -8,38 +8,25 @@ agents their own if ``recording.agents_hear_own``). Every refusal is a 403 on th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import time
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field, StringConstraints
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agents_ui.accounts.audit import Outcome, record
 from agents_ui.accounts.models import User
-from agents_ui.accounts.permissions import CurrentUser, client_ip
+from agents_ui.accounts.permissions import CurrentUser
 from agents_ui.accounts.service import seat_names
 from agents_ui.api_types import QueueName, RowId, refuse_field
 from agents_ui.deps import DbSession, get_settings
 from agents_ui.recordings_access import (
-    TOKEN_PATTERN,
-    RecordingRefused,
-    TokenRefused,
-    access_key,
     check_may_hear,
-    check_token,
     full_number_for,
-    grant_for,
     hearer,
     hearing_scope,
-    purpose_of,
-    sign,
     target_of,
 )
 from hotline.logs import mask_number
@@ -61,12 +48,6 @@ from recording.service import pauses_of
 from telephony.models import Call, Disposition
 
 router = APIRouter()
-
-# Decoded listening copies (GSM archives) and computed waveforms live this long: a copy of the
-# audio must not outlive the archive by much once retention deletes it.
-CACHE_SECONDS = 24 * 3600
-MEDIA_TYPES = {"opus": "audio/ogg", "wav": "audio/wav", "gsm": "audio/wav"}
-DOWNLOAD_SUFFIX = {"opus": ".opus", "wav": ".wav", "gsm": ".wav"}
 
 Hearer = Annotated[CurrentUser, Depends(hearer())]
 SiteSettings = Annotated[Settings, Depends(get_settings)]
@@ -101,7 +82,6 @@ CursorText = Annotated[
 ]
 Seconds = Annotated[int, Query(ge=0, le=172_800)]
 When = Annotated[datetime, Query(description="ISO 8601; without an offset, in the site's time zone")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=200, pattern=PLAIN)]
 
 
 class Problem(BaseModel):
@@ -333,7 +313,7 @@ class RecordingOut(BaseModel):
     key_phrases: list[KeyPhraseOut]
 
 
-def _load(session: Session, recording_id: int) -> tuple[Recording, Call]:
+def load_call_recording(session: Session, recording_id: int) -> tuple[Recording, Call]:
     recording = session.get(Recording, recording_id)
     if recording is None or recording.kind != RecordingKind.CALL:
         raise HTTPException(404, "no such call recording")
@@ -343,7 +323,7 @@ def _load(session: Session, recording_id: int) -> tuple[Recording, Call]:
     return recording, call
 
 
-def _no_audio(recording: Recording) -> tuple[int, str] | None:
+def no_audio(recording: Recording) -> tuple[int, str] | None:
     """(status, why) when the recording has nothing to hear, else None."""
     status = recording.status
     if status == RecordingStatus.DELETED:
@@ -362,41 +342,30 @@ def _no_audio(recording: Recording) -> tuple[int, str] | None:
     return None
 
 
-def _archive(recording: Recording) -> Path:
-    problem = _no_audio(recording)
+def archive_of(recording: Recording) -> Path:
+    problem = no_audio(recording)
     if problem is not None:
         raise HTTPException(*problem)
     return Path(recording.archive_path)
 
 
-def _cache(settings: Settings, kind: str) -> Path:
-    folder = settings.state_dir / "cache" / kind
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
+SPEAKERS = ("caller", "agent")
 
 
-def _prune(folder: Path) -> None:
-    limit = time.time() - CACHE_SECONDS
-    for old in folder.iterdir():
-        try:
-            if old.stat().st_mtime < limit:
-                old.unlink()
-        except FileNotFoundError:
-            pass  # another worker pruned it first
+def legs_file(recording: Recording) -> Path:
+    """The legs' waveforms the recorder kept (an Opus or GSM archive holds only their mix)."""
+    return peaks_file(recording.path)
 
 
-def _listening_file(settings: Settings, recording: Recording) -> Path:
-    """What the browser is sent: the archive itself, or for GSM (which browsers do not play) a
-    PCM WAV decoded once and kept for a day."""
-    archive = _archive(recording)
-    if recording.archive_format != "gsm":
-        return archive
-    folder = _cache(settings, "listening")
-    copy = folder / f"{recording.id}-{recording.sha256[:16]}.wav"
-    if not copy.exists():
-        _prune(folder)
-        audio.decode_to_pcm_wav(archive, copy)
-    return copy
+def channels_of(recording: Recording) -> list[str]:
+    """What the page draws, one line each: the legs when their waveforms were kept or the archive
+    holds them apart (wav); else the archive's one channel, the mix (a voicemail: the caller)."""
+    legs = legs_file(recording)
+    if legs.exists():
+        kept = json.loads(legs.read_text(encoding="utf-8"))
+        return [speaker for speaker in SPEAKERS if speaker in kept]
+    channels = audio.legs_channels(recording.archive_path)
+    return channels if len(channels) == 2 or recording.kind != RecordingKind.CALL else ["mix"]
 
 
 def _offset_ms(at: datetime | None, start: datetime | None) -> int | None:
@@ -433,7 +402,7 @@ def _transcript(session: Session, recording: Recording) -> TranscriptOut | None:
 def recording_detail(
     recording_id: RowId, request: Request, session: DbSession, settings: SiteSettings, user: Hearer
 ) -> RecordingOut:
-    recording, call = _load(session, recording_id)
+    recording, call = load_call_recording(session, recording_id)
     check_may_hear(
         session,
         settings,
@@ -443,10 +412,10 @@ def recording_detail(
         target=target_of(recording.id, call.uniqueid),
         action="recording.listen",
     )
-    problem = _no_audio(recording)
+    problem = no_audio(recording)
     finished = recording.status in FINISHED_WITH_AUDIO and bool(recording.archive_path)
     integrity = verify(session, recording) if finished else "none"
-    channels = _channels(recording) if problem is None else []
+    channels = channels_of(recording) if problem is None else []
     full = full_number_for(settings, user, call.agent)
     hits = session.scalars(
         select(KeyPhraseHit).where(KeyPhraseHit.recording_id == recording.id).order_by(KeyPhraseHit.start_ms)
@@ -500,202 +469,3 @@ def recording_detail(
             for h in hits
         ],
     )
-
-
-# ----- the waveform -------------------------------------------------------------------------------
-class PeaksOut(BaseModel):
-    channels: list[str] = Field(description="Whose each line is: caller, agent, or mix (both, one line)")
-    duration_ms: int | None
-    peaks: list[list[float]] = Field(description="Per channel, the loudest sample of each slice, 0..1")
-
-
-SPEAKERS = ("caller", "agent")
-
-
-def _legs_file(recording: Recording) -> Path:
-    """The legs' waveforms the recorder kept (an Opus or GSM archive holds only their mix)."""
-    return peaks_file(recording.path)
-
-
-def _channels(recording: Recording) -> list[str]:
-    """What the page draws, one line each: the legs when their waveforms were kept or the archive
-    holds them apart (wav); else the archive's one channel, the mix (a voicemail: the caller)."""
-    legs = _legs_file(recording)
-    if legs.exists():
-        kept = json.loads(legs.read_text(encoding="utf-8"))
-        return [speaker for speaker in SPEAKERS if speaker in kept]
-    channels = audio.legs_channels(recording.archive_path)
-    return channels if len(channels) == 2 or recording.kind != RecordingKind.CALL else ["mix"]
-
-
-def _fewer(values: list[float], buckets: int) -> list[float]:
-    """A waveform in at most ``buckets`` slices, each the loudest of those it covers."""
-    if len(values) <= buckets:
-        return values
-    edges = [round(i * len(values) / buckets) for i in range(buckets + 1)]
-    return [max(values[edges[i] : edges[i + 1]]) for i in range(buckets)]
-
-
-def _waveform(settings: Settings, recording: Recording, buckets: int) -> PeaksOut:
-    legs = _legs_file(recording)
-    if legs.exists():
-        kept = json.loads(legs.read_text(encoding="utf-8"))
-        speakers = [speaker for speaker in SPEAKERS if speaker in kept]
-        return PeaksOut(
-            channels=speakers,
-            duration_ms=recording.duration_ms,
-            peaks=[_fewer(kept[speaker], buckets) for speaker in speakers],
-        )
-    # No legs kept (a wav archive holds them apart; an older or a voicemail's archive holds one
-    # line): read from the archive once, kept in the cache for a day.
-    folder = _cache(settings, "peaks")
-    cached = folder / f"{recording.id}-{recording.sha256[:16]}-{buckets}.json"
-    if cached.exists():
-        return PeaksOut.model_validate_json(cached.read_text(encoding="utf-8"))
-    archive = Path(recording.archive_path)
-    waveform = PeaksOut(
-        channels=_channels(recording), duration_ms=recording.duration_ms, peaks=audio.peaks(archive, buckets)
-    )
-    _prune(folder)
-    _write_atomically(cached, waveform.model_dump_json())
-    return waveform
-
-
-@router.get(
-    "/api/recordings/{recording_id}/peaks",
-    response_model=PeaksOut,
-    summary="The waveform of each leg (caller, agent), for drawing",
-    description="Answers carry an ETag (the archive's hash): send it back as If-None-Match for a 304.",
-    responses={**PROBLEMS, **NO_AUDIO, 304: {"description": "Unchanged since the ETag sent"}},
-)
-def recording_peaks(
-    recording_id: RowId,
-    request: Request,
-    session: DbSession,
-    settings: SiteSettings,
-    user: Hearer,
-    buckets: Annotated[int, Query(ge=50, le=4000)] = 800,
-) -> Response:
-    recording, call = _load(session, recording_id)
-    check_may_hear(
-        session,
-        settings,
-        user,
-        request,
-        call,
-        target=target_of(recording.id, call.uniqueid),
-        action="recording.listen",
-    )
-    _archive(recording)  # nothing to hear, nothing to draw: 410/404
-    # A finished recording's files never change (the hash is its proof), so the hash and the
-    # bucket count name the answer.
-    etag = f'"{recording.sha256[:32] or recording.id}-{buckets}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return JSONResponse(_waveform(settings, recording, buckets).model_dump(), headers=headers)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(name, path)
-
-
-# ----- asking to hear, and the audio --------------------------------------------------------------
-class AccessIn(BaseModel):
-    purpose: Literal["listen", "download"]
-    reason: Reason = Field(description="Why, for the audit log: 4 to 200 characters")
-
-
-class AccessOut(BaseModel):
-    purpose: str
-    token: str
-    url: str = Field(description="The audio, for an <audio> element or a download link")
-    expires_at: datetime
-
-
-@router.post(
-    "/api/recordings/{recording_id}/access",
-    response_model=AccessOut,
-    summary="Ask to listen to or download a recording, with the reason: audited, answered by a token",
-    description="The token opens GET /api/recordings/{id}/audio for ten minutes, for this user, this "
-    "recording and this purpose only.",
-    responses={**PROBLEMS, **NO_AUDIO},
-)
-def ask_access(
-    recording_id: RowId,
-    body: AccessIn,
-    request: Request,
-    session: DbSession,
-    settings: SiteSettings,
-    user: Hearer,
-) -> AccessOut:
-    action = f"recording.{body.purpose}"
-    recording, call = _load(session, recording_id)
-    target = target_of(recording.id, call.uniqueid)
-    check_may_hear(session, settings, user, request, call, target=target, action=action)
-    _listening_file(settings, recording)  # nothing to hear: 410/404 now, not after the reason is logged
-    grant = grant_for(user, recording.id, body.purpose)
-    token = sign(access_key(settings), grant)
-    record(
-        session,
-        actor=user.username,
-        action=action,
-        target=target,
-        source_ip=client_ip(request),
-        outcome=Outcome.OK,
-        detail=body.reason,
-    )
-    return AccessOut(
-        purpose=body.purpose,
-        token=token,
-        url=f"/api/recordings/{recording.id}/audio?token={token}",
-        expires_at=datetime.fromtimestamp(grant.expires, UTC),
-    )
-
-
-@router.get(
-    "/api/recordings/{recording_id}/audio",
-    response_class=FileResponse,
-    summary="The recording's audio, with HTTP Range (206) for seeking; needs a token from /access",
-    description="Ogg Opus (stereo: caller left, agent right) or WAV. With a download token the file "
-    "comes as an attachment. Range: bytes=... answers 206 with Content-Range; a range beyond the "
-    "end answers 416.",
-    responses={
-        200: {"content": {"audio/ogg": {}, "audio/wav": {}}, "description": "The whole file"},
-        206: {"content": {"audio/ogg": {}, "audio/wav": {}}, "description": "The range asked for"},
-        400: {"content": {"text/plain": {}}, "description": "A Range header that cannot be read"},
-        **PROBLEMS,
-        **NO_AUDIO,
-        416: {"content": {"text/plain": {}}, "description": "The range lies beyond the end of the file"},
-    },
-)
-def recording_audio(
-    recording_id: RowId,
-    token: Annotated[str, Query(pattern=TOKEN_PATTERN, description="From POST /access")],
-    request: Request,
-    session: DbSession,
-    settings: SiteSettings,
-    user: Hearer,
-) -> FileResponse:
-    action = f"recording.{purpose_of(token)}"
-    try:
-        grant = check_token(access_key(settings), token, user_id=user.id, recording_id=recording_id)
-    except TokenRefused as exc:
-        raise RecordingRefused(
-            user, request, str(exc), target=target_of(recording_id), action=action
-        ) from exc
-    recording, call = _load(session, recording_id)
-    # The rights are checked again: a supervisor moved to another team keeps no token's worth.
-    check_may_hear(
-        session, settings, user, request, call, target=target_of(recording.id, call.uniqueid), action=action
-    )
-    path = _listening_file(settings, recording)
-    media_type = MEDIA_TYPES.get(recording.archive_format, "application/octet-stream")
-    headers = {"Cache-Control": "private, no-store"}
-    if grant.purpose == "download":
-        name = f"call-{call.uniqueid}{DOWNLOAD_SUFFIX.get(recording.archive_format, '')}"
-        return FileResponse(path, media_type=media_type, filename=name, headers=headers)
-    return FileResponse(path, media_type=media_type, headers=headers)
