@@ -36,6 +36,7 @@ class FlowOutcome:
     path: tuple[str, ...]  # step ids in the order walked, repeats included
     variables: Mapping[str, str]  # channel variables the flow's set_variable steps set
     voicemail_path: str | None = None  # the recorded message, with its .wav extension
+    voicemail_kind: str = "voicemail"  # or "survey": a survey answer (recording.models.RecordingKind)
     reason: str | None = None  # why the flow fell back to the main queue, when it did
 
     def channel_variables(self) -> dict[str, str]:
@@ -81,6 +82,7 @@ async def run_flow(
         path=walked_before + tuple(call.path),
         variables=MappingProxyType(dict(call.variables)),
         voicemail_path=call.voicemail_path,
+        voicemail_kind=call.voicemail_kind,
         reason=end.reason,
     )
     log.info(

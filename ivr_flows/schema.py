@@ -262,10 +262,13 @@ class QueueStep(_Step):
 
 
 class VoicemailStep(_Step):
-    """Record a message from the caller (after hours), then go on."""
+    """Record a message from the caller (after hours, or a survey answer), then go on."""
 
     type: Literal["voicemail"]
     prompt: PromptName
+    keep_as: Literal["voicemail", "survey"] = Field(
+        "voicemail", description="What the recording is kept as: its retention and its use differ"
+    )
     max_seconds: int = Field(120, ge=5, le=600)
     silence_seconds: int = Field(5, ge=0, le=60, description="Stop after this much silence; 0: never")
     next: StepId

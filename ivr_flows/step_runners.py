@@ -64,6 +64,7 @@ class CallState:
     # Failed tries per step for the whole call, so looping back into a menu never resets them.
     tries: Counter[str] = field(default_factory=Counter)
     voicemail_path: str | None = None
+    voicemail_kind: str = "voicemail"
 
     def prompt(self, name: str) -> str:
         return self.context.prompt_path(name, self.context.language)
@@ -200,9 +201,9 @@ async def _voicemail(step_id: str, step: VoicemailStep, call: CallState) -> GoTo
     except CallerHungUp:
         # Most callers end a message by hanging up. Asterisk keeps what was recorded, so the flow
         # ends here with the message rather than losing it with the call.
-        call.voicemail_path = f"{path}.wav"
+        call.voicemail_path, call.voicemail_kind = f"{path}.wav", step.keep_as
         return End(ROUTE_HANGUP, None)
-    call.voicemail_path = f"{path}.wav"
+    call.voicemail_path, call.voicemail_kind = f"{path}.wav", step.keep_as
     return GoTo(step.next)
 
 

@@ -103,7 +103,11 @@ class FlowRunner:
         file = Path(outcome.voicemail_path)
         with self._db.unit_of_work() as session:
             register_voicemail(
-                session, call_uniqueid=uniqueid, path=str(file.with_suffix("")), fmt=file.suffix[1:]
+                session,
+                call_uniqueid=uniqueid,
+                path=str(file.with_suffix("")),
+                fmt=file.suffix[1:],
+                kind=outcome.voicemail_kind,
             )
             # A caller who hangs up to end the message may have had the row closed already,
             # before the message was registered: put the row right.

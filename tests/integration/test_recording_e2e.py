@@ -13,23 +13,27 @@ import json
 import subprocess
 import sys
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
+from playwright.sync_api import Page
 from sqlalchemy import select
 
 from recording import audio, pipeline
 from recording.models import KeyPhraseHit, Recording, RecordingStatus, Transcript, TranscriptSegment
 from telephony.sipp.runner import CallerId
+from tests.integration.browser import open_page, shot
 from tests.integration.harness import (
     ROOT,
-    AmiRecorder,
     Platform,
     closed_rows_since,
     place_calls,
     poll,
     seat_agent,
 )
+from tests.integration.test_recordings_browser import supervisor_plays
 
 CALLER_SAYS = "The street light on main road is broken."
 # Answer to speech: the queue rings the seat at once and sipp answers at once; a margin for both.
@@ -39,6 +43,15 @@ AFTER_ANSWER = 2.5
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path)) as sound:
         return float(sound.getnframes() / sound.getframerate())
+
+
+@pytest.fixture
+def browser(artifacts_dir: Path) -> Iterator[Page]:
+    with open_page() as opened:
+        try:
+            yield opened
+        finally:
+            shot(opened, "e2e-recording-last", artifacts_dir / "screenshots")
 
 
 def finished_recording(platform: Platform, uniqueid: str, timeout: float = 60.0) -> Recording:
@@ -85,7 +98,7 @@ def loudness(samples: np.ndarray) -> float:
 
 
 def test_given_an_answered_call_then_both_legs_are_kept_hashed_and_transcribed(
-    clean_platform: Platform, ami: AmiRecorder, tmp_path: Path
+    clean_platform: Platform, browser: Page, tmp_path: Path
 ) -> None:
     platform = clean_platform
     uniqueid = answered_call(platform, tmp_path)
@@ -126,6 +139,10 @@ def test_given_an_answered_call_then_both_legs_are_kept_hashed_and_transcribed(
     assert after.asr_status == "done"
     # The PCM legs were the ASR's input; kept only until the transcript is stored.
     assert not any(Path(p).exists() for p in after.legs.values())
+
+    # A supervisor finds the call by a word the caller said, and hears it in the browser.
+    heard = supervisor_plays(browser, platform, "street", uniqueid, shots="e2e-recording")
+    assert heard.recording_id == recording.id
 
 
 def test_given_a_recording_altered_by_one_byte_then_the_integrity_check_reports_it(

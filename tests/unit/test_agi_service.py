@@ -76,3 +76,22 @@ def test_given_an_agi_url_when_the_flow_is_chosen_then_unknown_names_get_the_def
     assert flow_name_of("/menu", flows, "default_12345") == "menu"  # type: ignore[arg-type]
     assert flow_name_of("../etc/passwd", flows, "default_12345") == "default_12345"  # type: ignore[arg-type]
     assert flow_name_of("", flows, "default_12345") == "default_12345"  # type: ignore[arg-type]
+
+
+def test_given_a_survey_answer_when_kept_then_its_row_is_a_survey_recording(db, tmp_path):
+    from recording.models import Recording
+
+    closed_row(db, "main-1.3", Disposition.ANSWERED)
+    outcome = FlowOutcome(
+        route="hangup",
+        queue=None,
+        path=("rate",),
+        variables={},
+        voicemail_path=str(tmp_path / "main-1.3-rate.wav"),
+        voicemail_kind="survey",
+    )
+    runner(db, tmp_path)._keep_voicemail("main-1.3", outcome)
+    with db.unit_of_work() as session:
+        kept = session.scalars(select(Recording)).one()
+        assert (kept.kind, kept.status) == ("survey", "stopped")  # the worker finishes it next
+        assert session.scalars(select(Call)).one().disposition == Disposition.ANSWERED

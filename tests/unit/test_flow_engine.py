@@ -360,3 +360,18 @@ async def test_given_a_caller_who_hangs_up_to_end_the_message_when_recording_the
     assert outcome.voicemail_path == "/srv/hotline/voicemail/main-1700000000.7-vm.wav"
     assert outcome.route == "hangup" and outcome.path == ("vm",)
     assert [c[0] for c in channel.calls][-1] == "record"  # nothing is sent after the hang-up
+
+
+async def test_given_a_survey_step_when_the_caller_answers_then_it_is_kept_as_a_survey_answer() -> None:
+    the_flow = unchecked(
+        {
+            "start": "rate",
+            "steps": {
+                "rate": {"type": "voicemail", "prompt": "beep", "next": "bye", "keep_as": "survey"},
+                "bye": {"type": "hangup"},
+            },
+        }
+    )
+    _channel, outcome = await run(the_flow, env={"agi_uniqueid": "main-1700000000.9"})
+    assert outcome.voicemail_path == "/srv/hotline/voicemail/main-1700000000.9-rate.wav"
+    assert outcome.voicemail_kind == "survey"
