@@ -224,7 +224,8 @@ def _record(settings: Settings, layout: InstanceLayout) -> list[Step]:
         f'GotoIf($["${{{cv.RECORDING}}}" != ""]?recording)',
         Why("Files by the local date and Asterisk's uniqueid (digits, dots, the instance name)."),
         f"Set({cv.RECORDING}={recordings}/${{STRFTIME(${{EPOCH}},{zone},%Y/%m/%d)}}/${{UNIQUEID}})",
-        f"MixMonitor({base}.wav,br({base}-caller.wav)t({base}-agent.wav))",
+        Why("The command runs once MixMonitor has closed every file: the worker's sign they are final."),
+        f"MixMonitor({base}.wav,br({base}-caller.wav)t({base}-agent.wav),/bin/touch {base}.closed)",
         ("recording", "NoOp(recording)"),
     ]
 

@@ -43,8 +43,9 @@ log = logging.getLogger("recording.pipeline")
 ASR_CONFIG_ALERT = "asr-config"
 
 
-# How long Asterisk's files must have been left alone before they count as final.
-FILES_SETTLE_SECONDS = 2.0
+def closed_marker(base_path: str) -> Path:
+    """Touched by MixMonitor's end command (asterisk_conf/extensions.py) after it closed the files."""
+    return Path(f"{base_path}.closed")
 
 
 class FilesStillOpen(Exception):
@@ -120,13 +121,12 @@ def _finish_files(settings: Settings, snap: _Snapshot, now: datetime) -> _Finish
     grace = timedelta(seconds=settings.recording.finalize_grace_seconds)
     ended = snap.ended_at or now
     if not snap.call_died and now - ended < grace:
-        # A closed header is not enough: MixMonitor's writer thread was seen to finish a leg's
-        # audio after that leg's header was final. Files still being written are not touched.
-        busy = open_files or [
-            p for p in present.values() if time.time() - p.stat().st_mtime < FILES_SETTLE_SECONDS
-        ]
-        if busy:
-            raise FilesStillOpen(", ".join(str(p) for p in busy))
+        # A final header is not enough: a leg's audio was seen landing seconds after its header
+        # was written. MixMonitor touches <base>.closed once it has closed every file (its end
+        # command runs after that); a message is closed when the flow registers it.
+        unclosed = snap.kind == RecordingKind.CALL and not closed_marker(snap.path).exists()
+        if open_files or unclosed:
+            raise FilesStillOpen(", ".join(map(str, open_files)) or f"no {closed_marker(snap.path).name} yet")
     notes: list[str] = []
     samples: dict[str, np.ndarray] = {}
     rate = 8000
@@ -150,6 +150,7 @@ def _finish_files(settings: Settings, snap: _Snapshot, now: datetime) -> _Finish
     if snap.kind == RecordingKind.CALL:
         # Asterisk's own mono mix: the archive copy replaces it.
         Path(f"{snap.path}.wav").unlink(missing_ok=True)
+        closed_marker(snap.path).unlink(missing_ok=True)
     status = RecordingStatus.REPAIRED if open_files or notes else RecordingStatus.COMPLETE
     return _Finished(
         status,

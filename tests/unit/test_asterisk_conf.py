@@ -609,7 +609,8 @@ def test_every_queued_call_is_recorded_once_from_the_agents_answer() -> None:
         f"same => n,Set({cv.RECORDING}=/srv/hotline/recordings/"
         "${STRFTIME(${EPOCH},Asia/Shanghai,%Y/%m/%d)}/${UNIQUEID})",
         # b: nothing is written until the caller is bridged to an agent.
-        f"same => n,MixMonitor({base}.wav,br({base}-caller.wav)t({base}-agent.wav))",
+        # The end command runs after MixMonitor closed the files: the worker waits for its mark.
+        f"same => n,MixMonitor({base}.wav,br({base}-caller.wav)t({base}-agent.wav),/bin/touch {base}.closed)",
         "same => n(recording),NoOp(recording)",
         f"same => n,Set(__{cv.QUEUE}=main)",
     ]

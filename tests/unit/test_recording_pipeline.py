@@ -81,6 +81,7 @@ def a_call(db: Database, tmp_path: Path, uid: str, *, died: bool = False, legs: 
         write_leg(Path(f"{base}-caller.wav"), 3.0)
         write_leg(Path(f"{base}-agent.wav"), 3.0, tone=660.0)
         write_leg(Path(f"{base}.wav"), 3.0)
+        pipeline.closed_marker(str(base)).touch()  # as MixMonitor's end command does
     with db.unit_of_work() as session:
         session.add(
             Call(
@@ -335,11 +336,13 @@ def test_given_one_byte_changed_then_verify_reports_the_recording_altered(
         assert [p.problem for p in housekeeping.verify_all(session)] == ["missing"]
 
 
-def test_given_files_written_a_moment_ago_then_the_worker_waits_for_them_to_settle(
+def test_given_mixmonitor_not_yet_done_then_the_worker_waits_for_its_closed_mark(
     db: Database, tmp_path: Path
 ) -> None:
-    # MixMonitor was seen to finish a leg's audio after its header was final: fresh files wait.
+    # A leg's audio was seen landing after its header was final: only the mark says "done".
     rid = a_call(db, tmp_path, "main-6.1")
-    Path(get(db, rid).legs["agent"]).touch()
+    pipeline.closed_marker(get(db, rid).path).unlink()
     with pytest.raises(pipeline.FilesStillOpen):
         pipeline.finalize(db, settings_for(tmp_path), rid, now=T0 + timedelta(seconds=11))
+    # Past the grace period the files are taken as they are.
+    assert pipeline.finalize(db, settings_for(tmp_path), rid, now=T0 + timedelta(seconds=40)) == "complete"
