@@ -29,7 +29,6 @@ import argparse
 import io
 import json
 import os
-import platform as host
 import shutil
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from benchmarks.ivr_load import machine
 from recording import audio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -329,18 +329,6 @@ def opus_stereo_sweep(work: Path, call: Call, seconds: float) -> list[dict[str, 
 
 
 # ----- the run ------------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": host.release(), "python": host.python_version()}
-
-
 def versions() -> dict[str, str]:
     import importlib.metadata
 

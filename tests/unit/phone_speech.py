@@ -5,12 +5,13 @@ leg that passed through RTP."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
+
+from telephony.sipp.pcap import speak_to_wav
 
 RATE = 8000
 _BIAS = 0x84  # G.711: added to the magnitude so that every segment starts on a power of two
@@ -45,20 +46,8 @@ def phone_speech(
     silence_after: float = 0.5,
 ) -> NDArray[np.int16]:
     """``text`` spoken by espeak-ng as an 8 kHz int16 call leg (``RATE``)."""
-    work.mkdir(parents=True, exist_ok=True)
-    spoken, narrow = work / "espeak.wav", work / "8k.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(spoken), "--", text],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    subprocess.run(
-        ["sox", str(spoken), "-r", str(RATE), "-c", "1", "-b", "16", "-t", "wavpcm", str(narrow)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    # The call tests' own synthesis (espeak-ng, then sox to 8 kHz PCM): the same speech they send.
+    narrow = speak_to_wav(text, voice, work / "8k.wav", speed=speed)
     samples, rate = sf.read(narrow, dtype="int16")
     assert rate == RATE and samples.ndim == 1
     line = mulaw_decode(mulaw_encode(samples))
