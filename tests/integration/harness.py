@@ -392,7 +392,10 @@ class AmiRecorder:
         self._thread.join(10)
 
 
-MEDIA_PORTS = iter(range(26000, 26990, 10))
+# sipp peers' RTP ports, per slot too: two sessions' peers on one port take each other's audio
+# (an agent's leg then records silence). Slots 1-4 sit above every other port the suites use.
+_MEDIA_BASE = 26000 if SLOT == 0 else 44000 + 1000 * SLOT
+MEDIA_PORTS = iter(range(_MEDIA_BASE, _MEDIA_BASE + 990, 10))
 
 
 def media_port() -> int:

@@ -118,9 +118,9 @@ def test_given_an_answered_call_then_both_legs_are_kept_hashed_and_transcribed(
     assert loudness(mix) > 100, "the recording is silent"
     # The legs were kept apart: each has its own waveform, with speech in it (then its transcript).
     legs = json.loads(pipeline.peaks_file(recording.path).read_text())
-    assert set(legs) == {"caller", "agent"}
     assert len(legs["agent"]) == len(legs["caller"]) > 0, "the legs do not cover the same time"
-    assert max(legs["caller"]) > 0.05, "the caller's leg is silent"
+    for leg in ("caller", "agent"):
+        assert max(legs[leg]) > 0.05, f"the {leg} leg is silent"
     # Asterisk's own mix is replaced by the archive copy.
     assert not Path(f"{recording.path}.wav").exists()
 
