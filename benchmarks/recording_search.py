@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -534,6 +535,9 @@ def main() -> None:
     report: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        # The machine may be shared: its 1-minute load at the start and the end, to read the
+        # figures by (this benchmark itself keeps one core busy).
+        "load_average": {"start": round(os.getloadavg()[0], 2)},
         "data": {
             "calls": len(year.calls),
             "recordings": len(year.recordings),
@@ -574,6 +578,7 @@ def main() -> None:
             }
             db.dispose()
     report["total_seconds"] = round(time.perf_counter() - began, 1)
+    report["load_average"]["end"] = round(os.getloadavg()[0], 2)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print_table(report)
