@@ -10,8 +10,11 @@ from tests.integration.harness import Platform
 def test_given_hotline_run_when_started_then_healthz_reports_every_component_ok(platform: Platform) -> None:
     health = platform.health()
     assert health["status"] == "ok", health
-    assert set(health["checks"]) == {"asterisk", "ami", "agi", "seats", "database"}
+    assert set(health["checks"]) == {"asterisk", "ami", "agi", "seats", "database", "recordings"}
     assert all(check["ok"] for check in health["checks"].values())
+    # The recording workers run beside the rest: recorder, transcription and their clock.
+    for component in ("recorder", "asr", "beat"):
+        assert platform.component_pid(component) > 0
 
 
 def test_given_the_platform_when_asterisk_is_asked_then_our_generated_config_is_live(
