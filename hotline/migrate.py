@@ -8,13 +8,19 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Tables made by migrations outside the ORM (SQLite's full-text index and its shadow tables).
+# Made by migrations outside the ORM: SQLite's full-text table (and its shadow tables), and
+# PostgreSQL's GIN index on an expression (0005), which the models cannot state.
 UNMODELLED_TABLE_PREFIXES = ("transcripts_fts",)
+UNMODELLED_INDEXES = frozenset({"ix_transcripts_search"})
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Autogenerate's filter: leave the unmodelled full-text tables alone."""
-    return not (type_ == "table" and name is not None and name.startswith(UNMODELLED_TABLE_PREFIXES))
+    """Autogenerate's filter: leave the unmodelled full-text objects alone."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(UNMODELLED_TABLE_PREFIXES)
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
 
 
 def alembic_config(url: str) -> Config:
