@@ -122,7 +122,8 @@ def test_given_an_answered_call_then_both_legs_are_kept_hashed_and_transcribed(
     assert max(legs["caller"]) > 0.05, "the caller's leg is silent"
     # Not asserted: speech in the agent's leg. In about half the runs Asterisk takes no audio
     # from the sipp agent's RTP echo at all (its own mix lacks it too), so the leg is silence;
-    # a browser agent's voice is recorded (test_softphone_browser.py). Open in issue 4's note.
+    # a browser agent's voice is in this leg (test_recording_pause_browser.py checks it). Open in
+    # issue 4's note.
     # Asterisk's own mix is replaced by the archive copy.
     assert not Path(f"{recording.path}.wav").exists()
 
