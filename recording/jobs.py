@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
-
-from celery import Celery
+from typing import TYPE_CHECKING, Any
 
 from hotline.settings import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger("recording.jobs")
 
@@ -33,8 +34,21 @@ SWEEP = "recording.sweep"
 PURGE = "recording.purge_expired"
 SWEEP_EVERY_SECONDS = 5.0
 
-app = Celery("hotline")
-_configured = False
+_settings: list[Settings] = []
+_app: list[Celery] = []
+
+
+def celery_app() -> Celery:
+    """The one Celery app of this process, made on first use: importing Celery costs about a
+    second, which the IVR process (it only queues jobs, and rarely) must not pay at start."""
+    if not _app:
+        from celery import Celery
+
+        made = Celery("hotline")
+        if _settings:
+            made.conf.update(celery_config(_settings[0]))
+        _app.append(made)
+    return _app[0]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -67,20 +81,20 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure(settings: Settings) -> Celery:
-    global _configured
-    app.conf.update(celery_config(settings))
-    _configured = True
-    return app
+def configure(settings: Settings) -> None:
+    """Say where jobs go; the app itself is made when the first job is queued."""
+    _settings[:] = [settings]
+    if _app:
+        _app[0].conf.update(celery_config(settings))
 
 
 def _send(task: str, ids: Iterable[int]) -> int:
-    if not _configured:
+    if not _settings:
         return 0
     sent = 0
     for recording_id in ids:
         try:
-            app.send_task(task, args=(recording_id,), retry=False)
+            celery_app().send_task(task, args=(recording_id,), retry=False)
             sent += 1
         except Exception as exc:  # Redis away: the row says what is wanted, the sweeper sends it
             log.warning("could not queue a recording job", extra={"task": task, "why": str(exc)})

@@ -21,7 +21,7 @@ from recording.asr import AsrEngine, make_engine
 
 log = logging.getLogger("recording.worker")
 
-app = jobs.app
+app = jobs.celery_app()
 # Files Asterisk has not closed yet are looked at again after this many seconds, up to the
 # settings' grace period, after which they are repaired.
 RETRY_OPEN_FILES_SECONDS = 1.0

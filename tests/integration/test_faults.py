@@ -79,6 +79,12 @@ def test_given_the_fastagi_server_killed_mid_call_when_the_socket_drops_then_the
     answered_via_fallback(platform, first)
     # The supervisor starts the IVR again, and the next call walks the flow normally.
     poll("a new FastAGI process", lambda: platform.component_pid("agi") != old_pid and platform.healthy(), 30)
+    # Listening, not just started: its own status file (the killed one's lingers until replaced).
+    poll(
+        "the new FastAGI process serving",
+        lambda: (platform.status("agi") or {}).get("pid") == platform.component_pid("agi"),
+        30,
+    )
     second = platform.last_call_id()
     with seat_agent(platform, "1001", tmp_path / "agent2", hold_seconds=2) as agent:
         place_calls(platform, "carrier", tmp_path / "caller2", talk_seconds=20)
