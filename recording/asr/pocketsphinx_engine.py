@@ -220,7 +220,9 @@ class PocketsphinxEngine:
                 end=round(offset + (seg.end_frame + 1) / FRAMES_PER_SECOND, 3),
                 confidence=round(float(seg.prob), 3),
             )
-            for seg in decoder.seg()
+            # seg() is None when the search found no path through the stretch at all (seen on a
+            # noisy stretch under load in the 90-call benchmark): no words, not an error.
+            for seg in decoder.seg() or ()
             if not _is_filler(seg.word)
         )
         if not words:
