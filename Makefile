@@ -1,5 +1,5 @@
 # The README's two commands. Both install what they need first (idempotent).
-.PHONY: run test lint unit integration bench bench-seats bench-screen-pop bootstrap clean-runtime
+.PHONY: run test lint unit integration bench bench-seats bench-screen-pop bench-recording bootstrap clean-runtime
 
 run:
 	@scripts/bootstrap.sh run
@@ -27,6 +27,12 @@ bench:
 	.venv/bin/python -m benchmarks.ivr_load
 	.venv/bin/python -m benchmarks.seat_push
 	.venv/bin/python -m benchmarks.screen_pop
+	.venv/bin/python -m benchmarks.asr_rtf
+	.venv/bin/python -m benchmarks.recording_storage
+	if [ -f benchmarks/recording_search.py ]; then .venv/bin/python -m benchmarks.recording_search; \
+	else echo "benchmarks/recording_search.py not there: search latency skipped"; fi
+	.venv/bin/python -m benchmarks.transcription_load --recording-cost
+	.venv/bin/python -m benchmarks.transcription_load
 
 bench-seats:
 	@scripts/bootstrap.sh test
@@ -36,3 +42,15 @@ bench-screen-pop:
 	@scripts/bootstrap.sh test
 	@.venv/bin/hotline install
 	.venv/bin/python -m benchmarks.screen_pop
+
+# ASR real-time factor, archive bytes per recorded hour, search over 1M calls, and transcription
+# turnaround under the 90-call IVR load (docs/benchmarks.md, "Recording and transcription").
+bench-recording:
+	@scripts/bootstrap.sh test
+	@.venv/bin/hotline install
+	.venv/bin/python -m benchmarks.asr_rtf
+	.venv/bin/python -m benchmarks.recording_storage
+	if [ -f benchmarks/recording_search.py ]; then .venv/bin/python -m benchmarks.recording_search; \
+	else echo "benchmarks/recording_search.py not there: search latency skipped"; fi
+	.venv/bin/python -m benchmarks.transcription_load --recording-cost
+	.venv/bin/python -m benchmarks.transcription_load
