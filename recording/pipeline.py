@@ -213,8 +213,9 @@ def transcribe(db: Database, settings: Settings, engine_of: EngineFactory, recor
         recording = session.get(Recording, recording_id)
         if recording is None:
             return "missing"
+        # Failed is final (a retry goes back to pending first): a late duplicate job stops here.
         if (
-            recording.asr_status in (AsrStatus.DONE, AsrStatus.NONE)
+            recording.asr_status in (AsrStatus.DONE, AsrStatus.NONE, AsrStatus.FAILED)
             or recording.status not in FINISHED_WITH_AUDIO
         ):
             return recording.asr_status

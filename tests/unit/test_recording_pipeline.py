@@ -273,6 +273,9 @@ def test_given_a_crashing_engine_then_the_job_is_retried_then_given_up(db: Datab
         status = pipeline.transcribe(db, settings, broken, rid)
         assert status == (AsrStatus.FAILED if attempt == settings.asr.max_attempts else AsrStatus.PENDING)
     assert "decoder exploded" in get(db, rid).asr_error
+    # A duplicate job arriving after the last attempt does not run the engine again.
+    assert pipeline.transcribe(db, settings, broken, rid) == AsrStatus.FAILED
+    assert get(db, rid).asr_attempts == settings.asr.max_attempts
 
 
 def test_given_lost_jobs_then_the_sweeper_finds_them(db: Database, tmp_path: Path) -> None:
