@@ -88,32 +88,20 @@ def configure(settings: Settings) -> None:
         _app[0].conf.update(celery_config(settings))
 
 
-def _send(task: str, ids: Iterable[int]) -> int:
+def _send(task: str, ids: Iterable[int]) -> None:
     if not _settings:
-        return 0
-    sent = 0
+        return
     for recording_id in ids:
         try:
             celery_app().send_task(task, args=(recording_id,), retry=False)
-            sent += 1
         except Exception as exc:  # Redis away: the row says what is wanted, the sweeper sends it
             log.warning("could not queue a recording job", extra={"task": task, "why": str(exc)})
             break
-    return sent
 
 
-def queue_finalize(ids: Iterable[int]) -> int:
-    return _send(FINALIZE, ids)
+def queue_finalize(ids: Iterable[int]) -> None:
+    _send(FINALIZE, ids)
 
 
-def queue_transcribe(ids: Iterable[int]) -> int:
-    return _send(TRANSCRIBE, ids)
-
-
-# For after-commit callbacks, which return nothing.
-def queue_finalize_soon(ids: Iterable[int]) -> None:
-    queue_finalize(ids)
-
-
-def queue_transcribe_soon(ids: Iterable[int]) -> None:
-    queue_transcribe(ids)
+def queue_transcribe(ids: Iterable[int]) -> None:
+    _send(TRANSCRIBE, ids)

@@ -200,7 +200,7 @@ def _apply_finish(
     recording.asr_status = AsrStatus.PENDING
     recording.asr_queued_at = now
     ids = [recording.id]
-    after_commit(session, lambda: jobs.queue_transcribe_soon(ids))
+    after_commit(session, lambda: jobs.queue_transcribe(ids))
 
 
 # ----- transcription ---------------------------------------------------------------------------

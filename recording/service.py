@@ -18,7 +18,7 @@ from hotline.alerts import clear_alert, raise_alert
 from hotline.db import after_commit, utcnow
 from hotline.settings import RecordingSettings
 from recording import jobs
-from recording.models import AsrStatus, Recording, RecordingKind, RecordingPause, RecordingStatus
+from recording.models import Recording, RecordingKind, RecordingPause, RecordingStatus
 
 log = logging.getLogger("recording")
 
@@ -129,7 +129,7 @@ def call_ended(session: Session, *, call_uniqueid: str, ended_at: datetime) -> l
 
 
 def _finalize_after_commit(session: Session, ids: list[int]) -> None:
-    after_commit(session, lambda: jobs.queue_finalize_soon(ids))
+    after_commit(session, lambda: jobs.queue_finalize(ids))
 
 
 def pause(session: Session, *, call_uniqueid: str, by: str) -> RecordingPause:
@@ -173,7 +173,3 @@ def set_legal_hold(session: Session, recording: Recording, *, hold: bool, reason
     """Keep (or release) a recording beyond its retention, e.g. while its case is supervised."""
     recording.legal_hold = hold
     recording.hold_reason = reason if hold else ""
-
-
-def wants_transcript(recording: Recording) -> bool:
-    return recording.asr_status in (AsrStatus.PENDING, AsrStatus.RUNNING)
