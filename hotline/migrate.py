@@ -8,10 +8,10 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Made by migrations outside the ORM: SQLite's full-text table (and its shadow tables), and
-# PostgreSQL's GIN index on an expression (0005), which the models cannot state.
-UNMODELLED_TABLE_PREFIXES = ("transcripts_fts",)
-UNMODELLED_INDEXES = frozenset({"ix_transcripts_search"})
+# Made by migrations outside the ORM (``migrations/full_text.py``): SQLite's full-text tables (and
+# their shadow tables), and PostgreSQL's GIN indexes on an expression, which the models cannot state.
+UNMODELLED_TABLE_PREFIXES = ("transcripts_fts", "cases_fts")
+UNMODELLED_INDEXES = frozenset({"ix_transcripts_search", "ix_cases_search"})
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hotline.case_settings import CaseSettings
+
 ENV_PREFIX = "HOTLINE__"
 DEFAULT_CONFIG_FILE = "hotline.toml"
 
@@ -457,6 +459,7 @@ class Settings(_Section):
     agents: AgentSettings = AgentSettings()
     recording: RecordingSettings = RecordingSettings()
     asr: AsrSettings = AsrSettings()
+    cases: CaseSettings = CaseSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -1,32 +1,20 @@
 """The hotline's key phrases found in transcripts, and transcript text made searchable.
 
-Both rest on one way of cutting text into tokens, so that what is spotted, indexed and searched
-agrees whatever the engine printed:
-- every CJK character is a token of its own. vosk-model-cn prints "路 灯 坏 了" or "路灯 坏了"
-  depending on its word list, and neither SQLite FTS5 (unicode61) nor PostgreSQL
-  (to_tsvector('simple')) can cut Chinese into words; one character per token lets both
-  phrase-search it without a segmenter, and "路灯" matches however the engine spaced it;
-- other letters and digits form words, lower-cased after NFKC (full-width "ＡＢＣ１" is "abc1");
-- anything else (spaces, punctuation, apostrophes, underscores) only separates, as it does for
-  both databases' tokenisers.
+Both rest on one way of cutting text into tokens (``hotline.text_tokens``: CJK characters one by
+one, other words lower-cased), so what is spotted, indexed and searched agrees whatever the
+engine printed ("路灯" matches "路 灯" and "路灯" alike).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from hotline.settings import KeyPhraseSettings
+from hotline.text_tokens import search_text, tokens
 from recording.asr.base import Segment
 
-# Han (with extensions and compatibility ideographs), kana and bopomofo: written without spaces.
-_CJK = (
-    "\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uf900-\ufaff\U00020000-\U0003134f"
-)
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+__all__ = ["Hit", "search_query_terms", "search_text", "spot", "tokens"]
 
 
 @dataclass(frozen=True)
@@ -38,16 +26,6 @@ class Hit:
     urgent: bool
     speaker: str
     start: float
-
-
-def tokens(text: str) -> list[str]:
-    """The text's tokens: CJK characters one by one, other words lower-cased."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
-
-
-def search_text(text: str) -> str:
-    """What the full-text index holds for a transcript: its tokens separated by single spaces."""
-    return " ".join(tokens(text))
 
 
 def search_query_terms(query: str) -> list[str]:
