@@ -11,7 +11,11 @@ from fastapi.staticfiles import StaticFiles
 
 from agents_ui import (
     calls_api,
+    cases_api,
     health,
+    integrations_api,
+    open311_api,
+    outbox_api,
     recordings_api,
     recordings_audio,
     recordings_pages,
@@ -70,5 +74,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recordings_api.router)
     app.include_router(recordings_audio.router)
     app.include_router(recordings_pages.router)
+    app.include_router(cases_api.router)
+    app.include_router(open311_api.router)
+    app.include_router(integrations_api.router)
+    app.include_router(outbox_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

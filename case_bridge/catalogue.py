@@ -59,7 +59,7 @@ def seed_defaults(session: Session, source: Path = DEFAULTS_FILE) -> SeedReport:
             raise CatalogueError(
                 f"category {item['code']}: parent {item['parent']} comes later or not at all"
             )
-        department = _department(departments, item.get("department"), item["code"])
+        owner = _department(departments, item.get("department"), item["code"])
         category = Category(
             code=item["code"],
             parent_id=parent.id if parent else None,
@@ -70,7 +70,7 @@ def seed_defaults(session: Session, source: Path = DEFAULTS_FILE) -> SeedReport:
             keywords=item.get("keywords", ""),
             limit_days=item.get("limit_days", 5),
             urgent_hours=item.get("urgent_hours", 24),
-            default_department_id=department.id if department else None,
+            default_department_id=owner.id if owner else None,
             open311=item.get("open311", True),
             position=position,
         )
@@ -81,14 +81,14 @@ def seed_defaults(session: Session, source: Path = DEFAULTS_FILE) -> SeedReport:
     added_rules = 0
     if session.scalar(select(RoutingRule.id).limit(1)) is None:
         for item in data.get("routing", []):
-            department = _department(departments, item["department"], "routing")
-            assert department is not None
+            target = _department(departments, item["department"], "routing")
+            assert target is not None
             session.add(
                 RoutingRule(
                     category_code=item.get("category", ""),
                     street=item.get("street", ""),
                     grid_prefix=item.get("grid_prefix", ""),
-                    department_id=department.id,
+                    department_id=target.id,
                     note=item.get("note", ""),
                 )
             )

@@ -10,6 +10,7 @@ hotline db migrate               apply database migrations
 hotline asterisk "core show channels"   Asterisk CLI passthrough
 hotline call [--digits 1] [--seconds 8] place a real test call into the running platform
 hotline user add NAME --role administrator   add a user (the password is asked for)
+hotline cases seed | api-key add NAME | member USER DEPT | check-deadlines | deliver
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hotline import cases_cli
 from hotline.settings import Settings, SettingsError, load_settings
 
 COMPONENTS = ("redis", "agi", "tracker", "seats", "recorder", "asr", "beat", "web")
@@ -91,6 +93,7 @@ def cmd_migrate(settings: Settings) -> None:
 
     say(f"[db] migrating {_safe_url(settings.database_url)}")
     upgrade(settings.database_url)
+    cases_cli.seed(settings, say)
 
 
 def _safe_url(url: str) -> str:
@@ -532,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check every archived recording against its SHA-256; exit 1 if any differ"
     )
     verify.add_argument("--days", type=int, default=0, help="only recordings of the last N days (0: all)")
+    cases_cli.add_parser(sub)
     comp = sub.add_parser("component", help=argparse.SUPPRESS)
     comp.add_argument("name", choices=COMPONENTS)
     return parser
@@ -581,6 +585,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_user_add(settings, args)
     if args.command == "recordings":
         return cmd_recordings_verify(settings, args.days)
+    if args.command == "cases":
+        return cases_cli.run(settings, args, say)
     if args.command == "component":
         return cmd_component(settings, args.name)
     return 2
