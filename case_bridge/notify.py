@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from case_bridge import jobs
 from case_bridge.models import Case, CaseEvent, Department, OutboxMessage
+from hotline.db import after_commit
 from hotline.settings import Settings
 
 # A mainland mobile number (optionally with +86/0086): only these can receive a text.
@@ -152,3 +154,6 @@ def on_event(session: Session, case: Case, event: CaseEvent, settings: Settings)
             continue  # the system that caused the change knows of it already
         add("webhook", hook.name, "", payload=webhook_payload(case, event, department))
     session.add_all(rows)
+    if rows:
+        # Once per transaction (after_commit runs a function once): the worker sends all of it.
+        after_commit(session, jobs.queue_delivery)

@@ -31,7 +31,7 @@ from typing import Any
 from hotline import cases_cli
 from hotline.settings import Settings, SettingsError, load_settings
 
-COMPONENTS = ("redis", "agi", "tracker", "seats", "recorder", "asr", "beat", "web")
+COMPONENTS = ("redis", "agi", "tracker", "seats", "recorder", "asr", "cases", "beat", "web")
 # Celery's: they report progress in their logs, and the supervisor restarts them when they exit.
 RECORDING_COMPONENTS = frozenset({"recorder", "asr", "beat"})
 # Components that write a heartbeat file (the supervisor kills them when it goes stale).
@@ -241,6 +241,11 @@ def cmd_component(settings: Settings, name: str) -> int:
         from recording.worker import run_component
 
         run_component(settings, name)
+        return 0
+    if name == "cases":
+        from case_bridge import worker
+
+        worker.run_component(settings)
         return 0
     if name == "web":
         import uvicorn

@@ -63,7 +63,9 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     For work about rows that must exist first, e.g. a job queued for a recording: a worker that
     picked the job up before the commit would not find the row.
     """
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    waiting = session.info.setdefault(_AFTER_COMMIT, [])
+    if callback not in waiting:  # the same function twice in one transaction runs once
+        waiting.append(callback)
 
 
 @event.listens_for(Session, "after_commit")
