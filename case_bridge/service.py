@@ -609,3 +609,29 @@ def update_details(
         record(
             session, case, actor=actor, action="edit", now=now or utcnow(), settings=settings, data=changed
         )
+
+
+def file_voicemail_case(
+    session: Session,
+    *,
+    call_uniqueid: str,
+    caller_number: str,
+    settings: Settings,
+    now: datetime | None = None,
+) -> Case:
+    """A message left out of hours becomes a filed case for the dispatcher; the recording and,
+    once made, its transcript come with the linked call. Once per call, however often asked."""
+    now = now or utcnow()
+    local = now.astimezone(settings.site.zone).strftime("%Y-%m-%d %H:%M")
+    new = NewCase(
+        source=CaseSource.VOICEMAIL,
+        title=f"来电留言 {local}",
+        content=f"来电留言（{local}），内容见录音及转写。",
+        caller_number=caller_number,
+        call_uniqueids=[call_uniqueid],
+        idempotency_key=f"voicemail:{call_uniqueid}",
+    )
+    case, _ = create_case(
+        session, new, actor=Actor.system("voicemail"), settings=settings, dispatch=False, now=now
+    )
+    return case

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from asterisk_conf.layout import InstanceLayout
 from hotline.settings import BusinessHoursSettings, Settings
+from ivr_flows.ports import CaseLookup
 from ivr_flows.prompts import PromptLibrary
 from ivr_flows.steps import StepRegistry, default_registry
 
@@ -38,6 +39,7 @@ class FlowContext:
     now: Callable[[], datetime] = utc_now  # must return an aware datetime
     registry: StepRegistry = default_registry
     max_steps: int = MAX_STEPS_PER_CALL
+    cases: CaseLookup | None = None
 
     @classmethod
     def from_settings(
@@ -49,6 +51,7 @@ class FlowContext:
         now: Callable[[], datetime] = utc_now,
         registry: StepRegistry = default_registry,
         language: str | None = None,
+        cases: CaseLookup | None = None,
     ) -> FlowContext:
         """The context for calls on this site; ``language`` overrides site.language per call."""
         layout = layout or InstanceLayout.for_settings(settings)
@@ -64,4 +67,5 @@ class FlowContext:
             features=frozenset(settings.ivr.features),
             now=now,
             registry=registry,
+            cases=cases,
         )

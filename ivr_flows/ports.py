@@ -7,6 +7,7 @@ never sees AGI wire syntax, so it cannot be tricked by it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -39,3 +40,21 @@ class CallChannel(Protocol):
     async def set_variable(self, name: str, value: str) -> None: ...
 
     async def get_variable(self, name: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class CaseStatusAnswer:
+    """What a caller may hear about a case by phone: how far it has got, nothing personal.
+
+    ``stage`` is one of: filed (waiting to be dispatched), handling (with a department),
+    replied (answer being verified), closed, merged (folded into another case)."""
+
+    stage: str
+
+
+class CaseLookup(Protocol):
+    """The case side as the IVR sees it (``case_bridge.ivr_lookup`` implements it)."""
+
+    async def case_status(self, number: str) -> CaseStatusAnswer | None:
+        """The case's stage, or None if no case has that number."""
+        ...

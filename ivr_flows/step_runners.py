@@ -219,6 +219,7 @@ async def _python(step: PythonStep, call: CallState) -> GoTo | End:
         features=call.context.features,
         prompt=call.prompt,
         now=call.context.now,
+        cases=call.context.cases,
     )
     try:
         exit_name: object = await registered.function(context)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from ivr_flows.ports import CallChannel
+from ivr_flows.ports import CallChannel, CaseLookup
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class StepContext:
     features: frozenset[str]
     prompt: Callable[[str], str]  # prompt name -> path to play, in the call's language
     now: Callable[[], datetime]
+    cases: CaseLookup | None = None  # None: no case side reachable (self-service says so)
 
 
 StepFunction = Callable[[StepContext], Awaitable[str]]
@@ -84,14 +85,57 @@ def import_site_steps(module_names: Iterable[str]) -> None:
         importlib.import_module(name)
 
 
-@flow_step("case_status", exits=("agent",))
-async def case_status(step: StepContext) -> str:
-    """Placeholder for case-status self-service by phone: the hook the case-status issue fills in.
+# A case number is the date and the day's count: 13 digits (14 on a day past 99,999 cases).
+CASE_NUMBER_MAX_DIGITS = 14
+CASE_STATUS_TRIES = 3
+_STAGE_PROMPTS = {
+    "filed": "case_status_filed",
+    "handling": "case_status_handling",
+    "replied": "case_status_replied",
+    "closed": "case_status_closed",
+    "merged": "case_status_merged",
+}
 
-    It does not look anything up. It tells the caller that self-service is not available yet and
-    returns "agent", so the flow hands the call to an agent who can answer the question. The real
-    step will ask for the case number (prompt ``case_status_prompt``), read the status through
-    ``case_bridge`` and gain exits such as "done".
+
+def _looks_like_case_number(digits: str) -> bool:
+    """The shape of our case numbers (YYYYMMDD + count), checked before any lookup."""
+    if not (13 <= len(digits) <= CASE_NUMBER_MAX_DIGITS and digits.isdigit()):
+        return False
+    year, month, day = int(digits[:4]), int(digits[4:6]), int(digits[6:8])
+    return 2000 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31
+
+
+@flow_step("case_status", exits=("agent", "done"))
+async def case_status(step: StepContext) -> str:
+    """Case status by phone (自助查询): the caller keys the case number and hears its stage.
+
+    A wrong, unknown or missing number gets its own prompt and another try (three in all), then
+    the caller is put through to an agent, as is anyone who presses 0 after hearing the status.
+    Only the stage is spoken: whoever knows a number learns nothing personal from it.
     """
-    await step.channel.play(step.prompt("self_service_unavailable"))
+    if step.cases is None:
+        await step.channel.play(step.prompt("self_service_unavailable"))
+        return "agent"
+    for _ in range(CASE_STATUS_TRIES):
+        keyed = await step.channel.read_digits(
+            step.prompt("case_status_prompt"), 8000, CASE_NUMBER_MAX_DIGITS
+        )
+        if not keyed:
+            await step.channel.play(step.prompt("timeout"))
+            continue
+        if keyed == "0":
+            return "agent"
+        if not _looks_like_case_number(keyed):
+            await step.channel.play(step.prompt("case_number_invalid"))
+            continue
+        answer = await step.cases.case_status(keyed)
+        if answer is None:
+            await step.channel.play(step.prompt("case_not_found"))
+            continue
+        await step.channel.play(step.prompt(_STAGE_PROMPTS.get(answer.stage, "case_status_filed")))
+        choice = await step.channel.read_digits(step.prompt("case_status_more"), 5000, 1)
+        if choice == "1":
+            continue
+        return "agent" if choice == "0" else "done"
+    await step.channel.play(step.prompt("transferring"))
     return "agent"

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from case_bridge.ivr_lookup import CaseStatusLookup
+from case_bridge.service import file_voicemail_case
 from hotline.db import Database
 from hotline.settings import Settings
 from hotline.status import clear_status, write_status
@@ -24,6 +26,7 @@ from ivr_flows.engine import FlowOutcome, run_flow
 from ivr_flows.loader import load_all
 from ivr_flows.schema import Flow
 from recording import jobs
+from recording.models import RecordingKind
 from recording.service import register_voicemail
 from telephony import channel_vars as cv
 from telephony.fastagi import AgiConnection, FastAgiServer
@@ -45,8 +48,9 @@ class FlowRunner:
         self._settings = settings
         self._db = db
         self.flows = load_all(settings)
+        cases = CaseStatusLookup(db) if db is not None else None
         self._contexts = {
-            lang: FlowContext.from_settings(settings, language=lang) for lang in ("zh-CN", "en")
+            lang: FlowContext.from_settings(settings, language=lang, cases=cases) for lang in ("zh-CN", "en")
         }
         self._overflow_flows = frozenset(q.overflow_flow for q in settings.queues)
         self.finished = 0
@@ -112,6 +116,13 @@ class FlowRunner:
             # A caller who hangs up to end the message may have had the row closed already,
             # before the message was registered: put the row right.
             call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+            if outcome.voicemail_kind == RecordingKind.VOICEMAIL and self._settings.cases.voicemail_cases:
+                file_voicemail_case(
+                    session,
+                    call_uniqueid=uniqueid,
+                    caller_number=call.caller_number if call is not None else "",
+                    settings=self._settings,
+                )
             if call is not None:
                 # The flow's own path is the whole one (an overflow flow's includes the first flow).
                 walked = ",".join(outcome.path)

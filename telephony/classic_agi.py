@@ -20,7 +20,7 @@ from hotline.settings import Settings
 from ivr_flows.context import FlowContext
 from ivr_flows.engine import run_flow
 from ivr_flows.loader import load_all
-from ivr_flows.ports import CallerHungUp
+from ivr_flows.ports import CallerHungUp, CaseStatusAnswer
 from telephony import channel_vars as cv
 from telephony.agi_protocol import digit_from_result, quote_arg
 
@@ -76,6 +76,24 @@ def load_snapshot(state_dir: Path) -> Settings:
     return Settings.model_validate_json((state_dir / SETTINGS_SNAPSHOT).read_text(encoding="utf-8"))
 
 
+class _LazyCaseLookup:
+    """Case status for the self-service step, connecting to the database only if a caller asks:
+    this process lives for one call, and most calls never look a case up."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    async def case_status(self, number: str) -> CaseStatusAnswer | None:
+        from case_bridge.ivr_lookup import CaseStatusLookup
+        from hotline.db import Database
+
+        db = Database(self._url)
+        try:
+            return await CaseStatusLookup(db).case_status(number)
+        finally:
+            db.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # AGI(script,<flow>,<state_dir>): both come from our generated dialplan, never from a caller.
@@ -88,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_snapshot(state_dir)
             flows = load_all(settings)
             flow = flows.get(flow_arg) or flows[settings.ivr.flow]
-            context = FlowContext.from_settings(settings)
+            context = FlowContext.from_settings(settings, cases=_LazyCaseLookup(settings.database_url))
             outcome = asyncio.run(run_flow(flow, channel, context))
             for variable, value in outcome.channel_variables().items():
                 asyncio.run(channel.set_variable(variable, value))

@@ -95,3 +95,42 @@ def test_given_a_survey_answer_when_kept_then_its_row_is_a_survey_recording(db, 
         kept = session.scalars(select(Recording)).one()
         assert (kept.kind, kept.status) == ("survey", "stopped")  # the worker finishes it next
         assert session.scalars(select(Call)).one().disposition == Disposition.ANSWERED
+
+
+def test_given_a_message_left_when_kept_then_it_becomes_one_filed_case_for_the_dispatcher(db, tmp_path):
+    from case_bridge.models import Case, CaseCall
+
+    closed_row(db, "main-1.3", Disposition.IVR_ONLY)
+    with db.unit_of_work() as session:
+        session.scalars(select(Call)).one().caller_number = "13912345678"
+    outcome = FlowOutcome(
+        route="hangup",
+        queue=None,
+        path=("after_hours", "leave_message"),
+        variables={},
+        voicemail_path=str(tmp_path / "main-1.3-leave_message.wav"),
+    )
+    flows = runner(db, tmp_path)
+    flows._keep_voicemail("main-1.3", outcome)
+    flows._keep_voicemail("main-1.3", outcome)  # told twice (a retry): still one case
+    with db.unit_of_work() as session:
+        case = session.scalars(select(Case)).one()
+        linked = session.scalars(select(CaseCall.call_uniqueid)).all()
+    assert (case.source, case.status, case.caller_number) == ("voicemail", "filed", "13912345678")
+    assert linked == ["main-1.3"]
+
+
+def test_given_a_survey_answer_when_kept_then_no_case_is_made(db, tmp_path):
+    from case_bridge.models import Case
+
+    outcome = FlowOutcome(
+        route="hangup",
+        queue=None,
+        path=("survey",),
+        variables={},
+        voicemail_path=str(tmp_path / "main-1.4-survey.wav"),
+        voicemail_kind="survey",
+    )
+    runner(db, tmp_path)._keep_voicemail("main-1.4", outcome)
+    with db.unit_of_work() as session:
+        assert session.scalars(select(Case)).all() == []

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from case_bridge import catalogue, service
-from case_bridge.lifecycle import CaseStatus, Party, TransitionRefused
-from case_bridge.models import Case, CaseEvent, Department, OutboxMessage
+from case_bridge.lifecycle import CaseAction, CaseStatus, Party, TransitionRefused
+from case_bridge.models import Case, CaseEvent, CaseSource, Department, OutboxMessage
 from case_bridge.service import CaseInputError, NewCase, NotYourCase
 from case_bridge.timeline import Actor
 from case_bridge.timers import check_deadlines
@@ -67,7 +67,7 @@ def staff_of(session: Session, code: str) -> Actor:
 
 def new_case(**fields: object) -> NewCase:
     values: dict[str, object] = {
-        "source": service.CaseSource.PHONE,
+        "source": CaseSource.PHONE,
         "content": "人民路12号路灯不亮 street light out",
         "category_code": "street_light",
         "caller_number": "13812345678",
@@ -184,7 +184,7 @@ def test_given_no_category_and_no_rule_when_filed_then_the_case_waits_for_the_di
     )
     assert (case.status, case.department_id, case.due_at) == (CaseStatus.FILED, None, None)
     with pytest.raises(TransitionRefused, match="no responsible department"):
-        service.transition(session, case, service.CaseAction.DISPATCH, actor=AGENT, settings=settings)
+        service.transition(session, case, CaseAction.DISPATCH, actor=AGENT, settings=settings)
 
 
 def test_given_the_whole_lifecycle_when_walked_then_every_step_is_on_the_timeline_and_told(
