@@ -12,10 +12,23 @@ from typing import Annotated, Any, NoReturn
 
 from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from agents_ui.accounts.passwords import MIN_LENGTH
 from telephony.channel_vars import UNIQUEID_PATTERN
+
+
+class Problem(BaseModel):
+    """Every refusal's body: FastAPI's ``{"detail": "..."}``."""
+
+    detail: str
+
+
+# The answers of every route behind a login, for its OpenAPI responses.
+LOGIN_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Not logged in"},
+    403: {"model": Problem, "description": "Your role does not allow this"},
+}
 
 # Row ids are INTEGER primary keys: 32-bit on every database we run, so larger numbers can only
 # be typos or probes. Refused by validation (422), never passed to the database.

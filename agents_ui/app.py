@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from agents_ui import (
     calls_api,
+    case_prefill_api,
     cases_api,
     health,
     integrations_api,
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recordings_audio.router)
     app.include_router(recordings_pages.router)
     app.include_router(cases_api.router)
+    app.include_router(case_prefill_api.router)
     app.include_router(open311_api.router)
     app.include_router(integrations_api.router)
     app.include_router(outbox_api.router)

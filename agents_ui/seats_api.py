@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from agents_ui import seat_socket
@@ -24,6 +24,8 @@ from agents_ui.deps import DbSession, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUnavailable, masked
 from asterisk_conf.layout import InstanceLayout
+from case_bridge.lifecycle import CaseStatus
+from case_bridge.models import Case, Department
 from hotline.db import utcnow
 from hotline.logs import mask_number
 from hotline.settings import Settings
@@ -114,10 +116,19 @@ class PopCall(BaseModel):
     outcome_note: str
 
 
+class PopCase(BaseModel):
+    number: str
+    status: str
+    title: str
+    created_at: datetime
+    due_at: datetime | None
+    department: str = Field(description="The responsible department's name, empty before dispatch")
+
+
 class ScreenPop(BaseModel):
     call: PopCall
     history: list[PopCall] = Field(description="The caller's earlier calls, newest first")
-    cases: list[dict[str, Any]] = Field(description="The caller's cases (once cases exist)")
+    cases: list[PopCase] = Field(description="The caller's cases, open ones first, then newest first")
 
 
 # ----- helpers -----------------------------------------------------------------------------------
@@ -463,8 +474,33 @@ async def screen_pop(
     return ScreenPop(
         call=_pop_call(call, number(call.caller_number)),
         history=[_pop_call(c, number(c.caller_number)) for c in history],
-        cases=[],
+        cases=_callers_cases(session, call.caller_number),
     )
+
+
+def _callers_cases(session: Session, caller_number: str) -> list[PopCase]:
+    """A repeat caller's cases, so the agent can link this call to one with a click."""
+    if not caller_number:
+        return []
+    open_first = case((Case.status.in_([s.value for s in CaseStatus if s.is_open]), 0), else_=1)
+    rows = session.execute(
+        select(Case, Department.name)
+        .outerjoin(Department, Department.id == Case.department_id)
+        .where(Case.caller_number == caller_number)
+        .order_by(open_first, Case.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    ).all()
+    return [
+        PopCase(
+            number=row.number,
+            status=row.status,
+            title=row.title,
+            created_at=row.created_at,
+            due_at=row.due_at,
+            department=department or "",
+        )
+        for row, department in rows
+    ]
 
 
 @router.websocket("/ws/seat")

@@ -168,6 +168,7 @@ def test_given_the_openapi_document_when_read_then_every_api_route_is_there_with
         "/api/seat/unpause",
         "/api/seat/wrap-up",
         "/api/calls/{uniqueid}/pop",
+        "/api/calls/{uniqueid}/case-prefill",
         "/api/wallboard",
         "/api/supervise",
         "/api/seat/recording/pause",

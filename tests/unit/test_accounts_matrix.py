@@ -76,6 +76,7 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/seat/recording/pause"): SEAT,
     ("POST", "/api/seat/recording/resume"): SEAT,
     ("GET", "/api/calls/{uniqueid}/pop"): SEAT | SUPERVISOR,
+    ("GET", "/api/calls/{uniqueid}/case-prefill"): SEAT | SUPERVISOR | ADMIN,
     ("WEBSOCKET", "/ws/seat"): SEAT,
     ("GET", "/wallboard"): SUPERVISOR,
     ("GET", "/api/wallboard"): SUPERVISOR,
