@@ -111,6 +111,20 @@ class PostgresServer:
             conn.execute(statement)
         return self.url(name)
 
+    def restart(self, *, crash: bool = True) -> None:
+        """Stop the server (``crash``: as if killed, no checkpoint) and start it again on the
+        same port with the same options (pg_ctl reuses postmaster.opts)."""
+        bindir = postgres_bindir()
+        mode = "immediate" if crash else "fast"
+        # -l: the server's output goes to its log, not to this pipe (which would never close).
+        log = self.data_dir.parent / "server.log"
+        done = _pg(
+            [str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-m", mode, "-w", "restart"],
+            cwd=self.data_dir.parent,
+        )
+        if done.returncode != 0:
+            raise ServerUnavailable(f"PostgreSQL did not restart:\n{done.stdout}\n{done.stderr}")
+
     def drop_database(self, name: str) -> None:
         with self.admin() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
