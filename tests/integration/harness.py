@@ -53,6 +53,10 @@ TRUNK_PORTS = {
     )
 }
 REDIS_PORT = 26379 + _SHIFT
+# The outside system (city grid platform) that case events are sent to; tests that care start a
+# receiver here (tests/integration/case_receiver.py), others let deliveries wait and retry.
+HOOK_PORT = 28090 + _SHIFT
+HOOK_SECRET = "grid-platform-shared-secret"
 # Web seats (browsers) answer the "desk" queue: its callers come in on the "desk" trunk. The
 # "least" queue (least-recent strategy) takes the "least" trunk's callers.
 DESK_QUEUE = "desk"
@@ -120,6 +124,21 @@ finalize_grace_seconds = 5
 [asr]
 # A transcription job Redis lost is queued again after this long (production: 60 s).
 requeue_after_seconds = 6
+
+[cases]
+# The deadline watch and the outbox run every few seconds here (production: 60 s and 5 s).
+timer_every_seconds = 2
+
+[cases.outbox]
+every_seconds = 1
+first_retry_seconds = 0.5
+max_retry_seconds = 2
+
+[[cases.webhooks]]
+name = "grid"
+url = "http://127.0.0.1:{HOOK_PORT}/hooks/cases"
+secret = "{HOOK_SECRET}"
+accepts_updates = true
 
 [capacity]
 channels = {CHANNEL_LIMIT}
