@@ -316,3 +316,15 @@ def test_given_an_environment_value_for_an_unknown_key_when_loading_then_the_err
 
     assert "agi.portt" in message
     assert "unknown key" in message
+
+
+def test_given_the_example_settings_file_when_loaded_then_its_values_are_the_defaults() -> None:
+    # The file documents every key with its default: a value that differs is a documentation bug.
+    from pathlib import Path
+
+    from hotline.settings import Settings
+
+    example = load_settings(Path(__file__).resolve().parents[2] / "hotline.example.toml", environ={})
+    defaults = Settings()
+    for section in ("site", "redis", "agi", "capacity", "recording", "asr", "cases"):
+        assert getattr(example, section) == getattr(defaults, section), section
