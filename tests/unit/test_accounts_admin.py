@@ -178,6 +178,10 @@ def test_given_the_openapi_document_when_read_then_every_api_route_is_there_with
         "/api/recordings/{recording_id}/peaks",
         "/api/recordings/{recording_id}/access",
         "/api/recordings/{recording_id}/audio",
+        "/api/outbox",
+        "/api/outbox/{message_id}",
+        "/api/outbox/{message_id}/retry",
+        "/api/integrations/{system}/updates",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

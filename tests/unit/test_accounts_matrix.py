@@ -82,6 +82,13 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/wallboard"): SUPERVISOR,
     ("POST", "/api/supervise"): SUPERVISOR,
     ("WEBSOCKET", "/ws/wallboard"): SUPERVISOR,
+    # The outbox holds citizens' numbers and case texts: administrators only.
+    ("GET", "/api/outbox"): ADMIN,
+    ("GET", "/api/outbox/{message_id}"): ADMIN,
+    ("POST", "/api/outbox/{message_id}/retry"): ADMIN,
+    ("GET", "/admin/outbox"): ADMIN,
+    # Outside systems sign their updates (HMAC) instead of logging in; "{system}" names none: 404.
+    ("POST", "/api/integrations/{system}/updates"): PUBLIC,
     # Recordings: an agent gets through the role gate (their own calls, if recording.agents_hear_own).
     ("GET", "/recordings"): CALLS,
     ("GET", "/recordings/{recording_id}"): CALLS,

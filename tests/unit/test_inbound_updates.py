@@ -9,17 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from agents_ui.app import create_app
 from case_bridge import service
 from case_bridge.gateways import signature
-from case_bridge.inbound import InboundOutcome, InboundResult, receive_update
+from case_bridge.inbound import MAX_BODY_BYTES, InboundOutcome, InboundResult, receive_update
 from case_bridge.lifecycle import Party
 from case_bridge.models import Case, CaseEvent, CaseSource, Department, InboundUpdate, OutboxMessage
 from case_bridge.timeline import Actor
 from hotline.case_settings import CaseSettings, WebhookSettings
 from hotline.db import Database
-from hotline.settings import Settings
+from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSettings
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 SECRET = "water-company-system-secret"
@@ -341,3 +343,73 @@ def test_given_the_same_update_at_once_from_two_connections_when_both_land_then_
     with setup.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(InboundUpdate)) == 1
     setup.dispose()
+
+
+# ----- the route --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web(tmp_path, db_url):
+    app = create_app(
+        Settings(
+            site=SiteSettings(state_dir=tmp_path / "state"),
+            database=DatabaseSettings(url=db_url),
+            redis=RedisSettings(url="redis://127.0.0.1:1/0"),
+            cases=SETTINGS.cases,
+        )
+    )
+    # No Origin header, no cookie: what a department's server sends.
+    with TestClient(app) as client:
+        yield client, app.state.db
+    app.state.db.dispose()
+
+
+def post(client: TestClient, update: dict[str, Any], *, key: str, secret: str = SECRET) -> Any:
+    body = json.dumps(update).encode()
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": key,
+        "X-Hotline-Timestamp": stamp,
+        "X-Hotline-Signature": signature(secret, stamp, body),
+    }
+    return client.post("/api/integrations/water/updates", content=body, headers=headers)
+
+
+def test_given_a_signed_update_without_origin_when_posted_then_the_csrf_rule_lets_it_through(web):
+    client, db = web
+    number = new_case(db)
+
+    first = post(client, {"case": number, "action": "sign_for"}, key="k-1")
+    again = post(client, {"case": number, "action": "sign_for"}, key="k-1")
+
+    assert first.status_code == 200, first.text
+    assert first.json() == {"outcome": "applied", "case": number, "status": "signed", "replayed": False}
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    # Other state-changing routes still need the same-site Origin.
+    assert client.post("/api/session", json={"username": "x", "password": "y"}).status_code == 403
+
+
+def test_given_bad_requests_when_posted_then_each_gets_its_documented_answer(web):
+    client, db = web
+    number = new_case(db)
+
+    forged = post(client, {"case": number, "action": "sign_for"}, key="k-1", secret="guessed-secret-0000")
+    refused = post(client, {"case": number, "action": "reply", "text": "修好了"}, key="k-2")
+    malformed = post(client, {"case": number, "action": "close"}, key="k-3")
+    unknown = post(client, {"case": "2099010100001", "action": "sign_for"}, key="k-4")
+    huge = client.post("/api/integrations/water/updates", content=b"x" * (MAX_BODY_BYTES + 1))
+    nobody = client.post("/api/integrations/nobody/updates", content=b"{}")
+
+    assert forged.status_code == 401 and forged.headers["www-authenticate"].startswith("HMAC")
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "outcome": "refused",
+        "detail": "the case is dispatched; only possible when handling, signed",
+        "case": number,
+        "status": "dispatched",
+        "replayed": False,
+    }
+    assert malformed.status_code == 422 and malformed.json()["outcome"] == "malformed"
+    assert unknown.status_code == 404 and huge.status_code == 413 and nobody.status_code == 404
+    assert case_of(db, number).status == "dispatched"

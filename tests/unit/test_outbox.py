@@ -16,8 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from agents_ui.accounts.models import AuditEntry, Role
+from agents_ui.app import create_app
 from case_bridge import gateways
 from case_bridge.gateways import (
     Delivery,
@@ -29,7 +32,8 @@ from case_bridge.gateways import (
     signature,
     signature_matches,
 )
-from case_bridge.models import DeliveryAttempt, OutboxMessage, OutboxStatus
+from case_bridge.lifecycle import Party
+from case_bridge.models import CaseSource, DeliveryAttempt, Department, OutboxMessage, OutboxStatus
 from case_bridge.outbox import (
     DeliveryReport,
     NotRetryable,
@@ -38,9 +42,12 @@ from case_bridge.outbox import (
     retry_delay,
     retry_message,
 )
+from case_bridge.service import NewCase, create_case
+from case_bridge.timeline import Actor
 from hotline.case_settings import CaseSettings, OutboxSettings, SmsSettings, WebhookSettings
 from hotline.db import Database
-from hotline.settings import Settings
+from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSettings
+from tests.unit.accounts_support import ORIGIN, logged_in_as
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SECRET = "grid-platform-shared-secret"
@@ -427,3 +434,98 @@ def test_given_the_settings_when_gateways_are_made_then_only_configured_channels
         made.close()
     assert gateways.configured(settings_with().cases, "sms", "13800138000")
     assert not gateways.configured(settings_with().cases, "fax", "x")
+
+
+# ----- the administrators' API and page ---------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(tmp_path, db_url):
+    app = create_app(
+        Settings(
+            site=SiteSettings(state_dir=tmp_path / "state"),
+            database=DatabaseSettings(url=db_url),
+            redis=RedisSettings(url="redis://127.0.0.1:1/0"),
+            cases=settings_with().cases,
+        )
+    )
+    with TestClient(app) as client:
+        yield logged_in_as(client, app.state.db, "wang.admin", Role.ADMINISTRATOR), app.state.db
+    app.state.db.dispose()
+
+
+def test_given_messages_when_an_administrator_lists_them_then_newest_first_filtered_and_paged(admin_client):
+    client, db = admin_client
+    ids = [add_message(db, n=n) for n in range(1, 6)]
+    sms = add_message(db, "sms", n=6)
+    # Webhooks refused (dead), no SMS gateway (held).
+    deliver_due(db, settings_with(sms=None), now=T0, gateways=webhook_ways(answering(400)))
+
+    everything = client.get("/api/outbox").json()
+    dead = client.get("/api/outbox", params={"status": "dead", "limit": 2}).json()
+    rest = client.get(
+        "/api/outbox", params={"status": "dead", "limit": 2, "before": dead["next_before"]}
+    ).json()
+    texts = client.get("/api/outbox", params={"channel": "sms"}).json()
+
+    assert [m["id"] for m in everything["messages"]] == [sms, *reversed(ids)]
+    assert everything["next_before"] is None
+    assert [m["id"] for m in dead["messages"]] == [ids[4], ids[3]] and dead["next_before"] == ids[3]
+    assert [m["id"] for m in rest["messages"]] == [ids[2], ids[1]]
+    assert [m["id"] for m in texts["messages"]] == [sms] and texts["messages"][0]["status"] == "held"
+    assert everything["messages"][1]["last_error"].startswith("refused: 400")
+
+
+def test_given_a_case_number_when_filtered_then_only_that_cases_messages(admin_client):
+    client, db = admin_client
+    with db.unit_of_work() as session:
+        session.add(Department(code="water", name="自来水公司", sms_number="13900139000"))
+        session.flush()
+        case, _ = create_case(
+            session,
+            NewCase(source=CaseSource.PHONE, content="停水", department_code="water"),
+            actor=Actor("li.agent", Party.HOTLINE),
+            settings=settings_with(),
+            now=T0,
+        )
+        number = case.number
+    add_message(db, n=99)  # another case's
+
+    found = client.get("/api/outbox", params={"case": number}).json()["messages"]
+    assert {(m["channel"], m["recipient"], m["case"]) for m in found} == {
+        ("sms", "13900139000", number),
+        ("webhook", "grid", number),
+    }
+    assert client.get("/api/outbox", params={"case": "2099010100001"}).json()["messages"] == []
+
+
+def test_given_a_dead_message_when_read_and_retried_then_the_log_shows_and_the_retry_is_audited(admin_client):
+    client, db = admin_client
+    message_id = add_message(db)
+    deliver_due(db, settings_with(), now=T0, gateways=webhook_ways(answering(410)))
+
+    detail = client.get(f"/api/outbox/{message_id}").json()
+    retried = client.post(f"/api/outbox/{message_id}/retry", headers={"origin": ORIGIN})
+    again = client.post(f"/api/outbox/{message_id}/retry", headers={"origin": ORIGIN})
+
+    assert detail["status"] == "dead" and detail["payload"]["event_id"] == "case-event-1"
+    [attempt] = detail["delivery_log"]
+    assert (attempt["ok"], attempt["status_code"]) == (False, 410)
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    assert again.status_code == 409 and "only dead or held" in again.json()["detail"]
+    assert client.get("/api/outbox/99999").status_code == 404
+    assert client.post("/api/outbox/99999/retry", headers={"origin": ORIGIN}).status_code == 404
+    with db.unit_of_work() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "outbox.retry")).one()
+        assert (entry.actor, entry.target) == ("wang.admin", f"outbox:{message_id}")
+
+
+@pytest.mark.parametrize(("lang", "words"), [("zh-CN", "消息发送队列"), ("en", "Outbox")])
+def test_given_the_outbox_page_when_opened_then_it_speaks_the_language_asked(admin_client, lang, words):
+    client, _ = admin_client
+
+    page = client.get("/admin/outbox", params={"lang": lang})
+
+    assert page.status_code == 200 and words in page.text
+    assert "/static/outbox/outbox.js" in page.text
+    assert client.get("/static/outbox/outbox.js").status_code == 200
