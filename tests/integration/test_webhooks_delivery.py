@@ -35,14 +35,24 @@ from sqlalchemy import func, select
 from agents_ui.app import create_app
 from case_bridge import service
 from case_bridge.gateways import Gateways, HttpWebhookSender, signature
+from case_bridge.inbound import receive_update
 from case_bridge.lifecycle import Party
-from case_bridge.models import CaseEvent, CaseSource, DeliveryAttempt, Department, OutboxMessage, OutboxStatus
+from case_bridge.models import (
+    Case,
+    CaseEvent,
+    CaseSource,
+    DeliveryAttempt,
+    Department,
+    OutboxMessage,
+    OutboxStatus,
+)
 from case_bridge.outbox import DeliveryReport, deliver_due
 from case_bridge.timeline import Actor
 from hotline.case_settings import CaseSettings, EmailSettings, OutboxSettings, SmsSettings, WebhookSettings
 from hotline.db import Database
 from hotline.migrate import upgrade
 from hotline.settings import DatabaseSettings, RedisSettings, Settings, SiteSettings
+from tests import servers
 from tests.integration.web_alone import serving
 from tests.servers import HOST, free_port
 
@@ -248,7 +258,9 @@ def file_cases(
     and replies to each and the hotline closes them (every step an event)."""
     numbers = []
     with db.unit_of_work() as session:
-        session.add(Department(code="water", name="自来水公司", **department))
+        # One water company per database (the PostgreSQL tests share theirs).
+        if session.scalar(select(Department.id).where(Department.code == "water")) is None:
+            session.add(Department(code="water", name="自来水公司", **department))
     for n in range(count):
         with db.unit_of_work() as session:
             case, _ = service.create_case(
@@ -271,9 +283,13 @@ def file_cases(
     return numbers
 
 
-def event_ids(db: Database) -> set[str]:
+def event_ids(db: Database, numbers: list[str] | None = None) -> set[str]:
+    """The webhook event ids of these cases' timeline rows (of every case when None)."""
+    query = select(CaseEvent.id)
+    if numbers is not None:
+        query = query.join(Case, Case.id == CaseEvent.case_id).where(Case.number.in_(numbers))
     with db.unit_of_work() as session:
-        return {f"case-event-{i}" for i in session.scalars(select(CaseEvent.id))}
+        return {f"case-event-{i}" for i in session.scalars(query)}
 
 
 def pending(db: Database) -> int:
@@ -518,3 +534,93 @@ def test_given_a_signed_update_posted_twice_over_http_when_replayed_then_the_cas
     assert second.status_code == 200 and second.json()["replayed"] is True
     assert old.status_code == 401
     assert status == "signed" and [e.actor for e in signs] == ["external:water_system"]
+
+
+# ----- two workers on PostgreSQL ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_db() -> Iterator[Database]:
+    with servers.postgres_server() as server:
+        url = server.create_database()
+        upgrade(url)
+        database = Database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+def test_given_three_workers_on_postgresql_when_they_deliver_then_each_event_is_sent_once(postgres_db):
+    db = postgres_db
+
+    def slow_ok(_seen: Receiver, _key: str, _number: int) -> tuple[int, float]:
+        return 200, 0.01  # long enough that both workers are claiming at the same time
+
+    with http_receiver(slow_ok) as grid:
+        settings = make_settings(webhooks=(grid_hook(grid.url),))
+        numbers = file_cases(db, settings, 6)
+        gate = threading.Barrier(3)
+        reports: list[DeliveryReport] = []
+
+        def worker() -> None:
+            gate.wait()
+            reports.append(deliver_due(db, settings, limit=1000))
+
+        threads = [threading.Thread(target=worker) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+
+    events = event_ids(db, numbers)
+    assert {p["event_id"] for p in grid.accepted.values()} == events
+    assert set(grid.accepted_count.values()) == {1} and len(grid.tries) == len(events)
+    assert sum(r.sent for r in reports) == len(events)
+    assert statuses(db, "webhook") == Counter({"sent": len(events)})
+
+
+def test_given_the_same_update_at_once_on_postgresql_when_both_land_then_the_case_moves_once(postgres_db):
+    db = postgres_db
+    settings = make_settings(
+        webhooks=(
+            WebhookSettings(
+                name="water_pg", url="http://127.0.0.1:9/unused", secret=SECRET, accepts_updates=True
+            ),
+        )
+    )
+    [number] = file_cases(db, settings, 1, walk=False)
+    body = json.dumps({"case": number, "action": "sign_for"}).encode()
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    gate = threading.Barrier(4)
+    results: list[Any] = []
+
+    def deliver() -> None:
+        gate.wait()
+        with db.unit_of_work() as session:
+            result = receive_update(
+                session,
+                settings,
+                system="water_pg",
+                idempotency_key="same-key",
+                body=body,
+                timestamp=stamp,
+                signature=signature(SECRET, stamp, body),
+            )
+        results.append(result)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(r.replayed for r in results) == [False, True, True, True]
+    with db.unit_of_work() as session:
+        case = service.get_case(session, number)
+        signs = session.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.case_id == case.id, CaseEvent.action == "sign_for")
+        )
+    assert signs == 1
