@@ -31,7 +31,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from case_bridge.gateways import DETAIL_LIMIT, Delivery, Gateways, Verdict, configured
+from case_bridge.gateways import (
+    DETAIL_LIMIT,
+    WEBHOOK_TIMEOUT_SECONDS,
+    Delivery,
+    Gateways,
+    Verdict,
+    configured,
+)
 from case_bridge.models import DeliveryAttempt, OutboxMessage, OutboxStatus
 from hotline.case_settings import CaseSettings, OutboxSettings
 from hotline.db import Database, utcnow
@@ -105,8 +112,10 @@ def retry_delay(attempts: int, outbox: OutboxSettings, *, spread: float | None =
 
 
 def _lease(cases: CaseSettings, batch: int) -> timedelta:
-    longest = max(cases.sms.timeout_seconds, cases.email.timeout_seconds, 10.0)
-    return timedelta(seconds=longest * batch) + LEASE_MARGIN
+    """Long enough to send the whole batch at the slowest timeout; twice that, because the
+    timeout bounds each socket operation and an SMTP conversation has several."""
+    longest = max(cases.sms.timeout_seconds, cases.email.timeout_seconds, WEBHOOK_TIMEOUT_SECONDS)
+    return timedelta(seconds=2 * longest * batch) + LEASE_MARGIN
 
 
 def _no_gateway(channel: str) -> str:
