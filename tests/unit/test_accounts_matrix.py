@@ -97,6 +97,16 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/recordings/{recording_id}/peaks"): CALLS,
     ("POST", "/api/recordings/{recording_id}/access"): CALLS,
     ("GET", "/api/recordings/{recording_id}/audio"): CALLS,
+    # Open311 GeoReport v2: other systems, no session; POST checks its api_key (403) itself. The
+    # matrix calls the paths as written, so "{format}" is no format: 404, never 401/403.
+    ("GET", "/open311/v2/services.{format}"): PUBLIC,
+    ("GET", "/open311/v2/services/{service_code}.{format}"): PUBLIC,
+    ("POST", "/open311/v2/requests.{format}"): PUBLIC,
+    ("GET", "/open311/v2/requests.{format}"): PUBLIC,
+    ("GET", "/open311/v2/requests/{service_request_id}.{format}"): PUBLIC,
+    ("GET", "/open311/v2/tokens/{token_id}.{format}"): PUBLIC,
+    ("GET", "/open311/v2/{unknown:path}"): PUBLIC,  # the spec's 404 for any other path
+    ("POST", "/open311/v2/{unknown:path}"): PUBLIC,
     ("UNKNOWN", "/static"): PUBLIC,  # the pages' scripts and styles; nothing private lives there
 }
 
