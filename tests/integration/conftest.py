@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import AmiRecorder, Platform, start_platform, stop_platform
+from tests.integration.open311_fixtures import open311_api_key, open311_base, open311_service_code  # noqa: F401
 
 
 @pytest.fixture(scope="session")
