@@ -15,13 +15,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from agents_ui.i18n import LANGUAGES, translator
 from agents_ui.i18n_console import TEXT
+from case_bridge.lifecycle import CaseStatus
 from telephony.agent_state import AgentState
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = ROOT / "agents_ui"
 FRONTEND = UI / "frontend"
 BUNDLE = UI / "static" / "vendor" / "jssip.js"
-SCRIPTS = [UI / "static" / "softphone.js", UI / "static" / "agent" / "console.js"]
+SCRIPTS = [
+    UI / "static" / "softphone.js",
+    UI / "static" / "agent" / "console.js",
+    UI / "static" / "agent" / "case_form.js",
+]
 
 PROMISED_IDS = {
     "ws-status", "sip-status", "seat-state", "state-since", "btn-login", "btn-logout", "pause-reason",
@@ -30,6 +35,10 @@ PROMISED_IDS = {
     "btn-consult", "btn-complete-transfer", "btn-cancel-consult", "pop", "pop-number", "pop-queue",
     "pop-wait", "pop-ivr", "pop-history", "pop-cases", "wrapup", "disposition", "wrapup-note",
     "btn-wrapup-done", "error", "remote-audio", "words",
+    "case-card", "case-status", "case-form", "case-caller", "case-suggestion", "case-suggestion-text",
+    "btn-case-apply-suggestion", "case-transcript", "case-category", "case-urgent", "case-title",
+    "case-content", "case-caller-name", "case-address", "case-street", "case-grid", "case-department",
+    "btn-case-file", "case-answer", "btn-case-resolve", "case-related", "case-knowledge",
 }  # fmt: skip
 
 
@@ -85,9 +94,14 @@ def test_every_seat_state_and_registration_state_has_words() -> None:
     assert not [k for k in states + registration if k not in TEXT]
 
 
+def test_every_case_status_has_words() -> None:
+    # The console builds c_case_status_<status> from the statuses the API returns.
+    assert not [s for s in CaseStatus if f"c_case_status_{s.value}" not in TEXT]
+
+
 def test_words_the_page_and_script_name_exist() -> None:
     template = (UI / "templates" / "agent.html").read_text(encoding="utf-8")
-    script = (UI / "static" / "agent" / "console.js").read_text(encoding="utf-8")
+    script = "".join(p.read_text(encoding="utf-8") for p in (UI / "static" / "agent").glob("*.js"))
     named = set(re.findall(r"\bt\.(c_\w+)", template)) | set(re.findall(r"'(c_\w+)'", script))
     assert named, "the patterns no longer find the words"
     assert sorted(named - TEXT.keys()) == []

@@ -3,6 +3,7 @@
 // queue thinks of the seat (ringing, the caller's leg, wrap-up), the SIP INVITE is the call the
 // Answer button picks up. Words come from the page (#words), so this file is language-neutral.
 import { Softphone } from '/static/softphone.js';
+import { createCaseForm } from '/static/agent/case_form.js';
 
 const $ = (sel) => document.querySelector(sel);
 const words = JSON.parse($('#words').textContent);
@@ -60,13 +61,13 @@ const secondsSince = (iso) => (Date.now() - Date.parse(iso)) / 1000;
 
 class Refused extends Error {}
 
-async function api(method, path, body) {
+async function api(method, path, body, headers = {}) {
   let response;
   try {
     response = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -202,12 +203,31 @@ function fillPop(data, leg, msg) {
     rows[0].append(td);
   }
   $('#pop-history tbody').replaceChildren(...rows);
-  const cases = data.cases || [];
-  $('#pop-cases').textContent = cases.length ? cases.map((c) => c.title || c.id).join(', ') : say('c_no_cases');
+  fillPopCases(data.cases || []);
+}
+
+// The caller's cases, each a click away from "this call is about that case" (重复来电).
+function fillPopCases(cases) {
+  const list = $('#pop-cases');
+  list.replaceChildren(...cases.map((c) => {
+    const li = document.createElement('li');
+    li.dataset.number = c.number;
+    const link = Object.assign(document.createElement('a'), {
+      href: `/cases/${encodeURIComponent(c.number)}?lang=${lang}`, textContent: c.number, target: '_blank',
+    });
+    const when = c.created_at ? dateTime.format(new Date(c.created_at)) : '';
+    li.append(link, ` ${[say(`c_case_status_${c.status}`), c.title, c.department, when].filter(Boolean).join(' · ')} `);
+    const button = Object.assign(document.createElement('button'), { type: 'button', className: 'small', textContent: say('c_case_link_call') });
+    button.addEventListener('click', () => caseForm.linkCall(c, button));
+    li.append(button);
+    return li;
+  }));
+  if (!cases.length) list.append(Object.assign(document.createElement('li'), { className: 'muted', textContent: say('c_no_cases') }));
 }
 
 async function loadPop(leg, msg) {
   view.popFor = leg.caller;
+  caseForm.open({ uniqueid: leg.caller, callerNumber: leg.number || '' });
   $('#pop').dataset.uniqueid = leg.caller;
   $('#pop-status').textContent = say('c_pop_loading');
   fillPop({}, leg, msg); // what the websocket already told us, at once
@@ -518,6 +538,9 @@ async function loadSeat() {
   }
 }
 
+const caseForm = createCaseForm({ api, say, lang, showError, clearError });
+hotlineConsole.caseForm = caseForm;
+caseForm.start();
 wireButtons();
 render();
 setInterval(() => {
