@@ -336,8 +336,14 @@ def _records(session: Session, cases: Sequence[Case], settings: Settings) -> lis
     return made
 
 
-def _published_case(session: Session, number: str) -> Case:
-    case = session.scalar(_published().where(Case.number == number))
+def _published_case(session: Session, number: str) -> Case | None:
+    if not open311.is_identifier(number):
+        return None  # cannot be a case number; and PostgreSQL would refuse a NUL in the query
+    return session.scalar(_published().where(Case.number == number))
+
+
+def _known_case(session: Session, number: str) -> Case:
+    case = _published_case(session, number)
     if case is None:
         raise Refused(404, f"service_request_id {number[:40]} was not found")
     return case
@@ -510,7 +516,7 @@ def request_from_token(
     jurisdiction_id: JurisdictionId = None,
 ) -> Response:
     _served(settings, jurisdiction_id)
-    case = session.scalar(_published().where(Case.number == token_id))
+    case = _published_case(session, token_id)  # a token is its request's id
     if case is None:
         raise Refused(404, f"token {token_id[:40]} was not found")
     return answer(format, "service_requests", [open311.token_answer(case, token_id)])
@@ -585,7 +591,7 @@ def service_request(
     jurisdiction_id: JurisdictionId = None,
 ) -> Response:
     _served(settings, jurisdiction_id)
-    case = _published_case(session, service_request_id)
+    case = _known_case(session, service_request_id)
     return answer(format, "service_requests", _records(session, [case], settings))
 
 

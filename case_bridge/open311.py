@@ -450,12 +450,20 @@ class RequestQuery:
     end: datetime | None = None
 
 
-def _listed(values: Sequence[str]) -> tuple[str, ...]:
+def is_identifier(text: str) -> bool:
+    """Could this name a case, service or token? Ours hold no control characters, and a NUL would
+    not even reach PostgreSQL (it refuses the query), so such text is answered before any lookup."""
+    return _CONTROL.search(text) is None and "\n" not in text and "\t" not in text
+
+
+def _listed(name: str, values: Sequence[str]) -> tuple[str, ...]:
     """Comma delimited and/or repeated, blanks dropped, order kept, each once."""
     found: list[str] = []
     for value in values:
         for item in value.split(","):
             item = item.strip()
+            if item and not is_identifier(item):
+                raise QueryRefused(f"{name}: control characters are not allowed")
             if item and item not in found:
                 found.append(item)
     return tuple(found)
@@ -471,15 +479,15 @@ def request_query(
     now: datetime,
     zone: tzinfo,
 ) -> RequestQuery:
-    ids = _listed(service_request_id)
+    ids = _listed("service_request_id", service_request_id)
     if ids:
         if len(ids) > MAX_RESULTS:
             raise QueryRefused(f"service_request_id: at most {MAX_RESULTS} ids")
         return RequestQuery(ids=ids)
-    codes = _listed(service_code)
+    codes = _listed("service_code", service_code)
     if len(codes) > MAX_LISTED_CODES:
         raise QueryRefused(f"service_code: at most {MAX_LISTED_CODES} codes")
-    statuses = frozenset(_listed(status))
+    statuses = frozenset(_listed("status", status))
     if not statuses <= {OPEN, CLOSED}:
         raise QueryRefused("status: open, closed, or both comma delimited")
     try:

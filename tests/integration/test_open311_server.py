@@ -333,6 +333,15 @@ def test_given_a_wrong_url_when_called_then_the_error_is_in_the_spec_format(
     assert errors and errors[0]["code"] == status
 
 
+def test_given_ids_with_control_characters_when_asked_for_then_refused_before_any_lookup(
+    http: httpx.Client,
+) -> None:
+    # A NUL never reaches the database (PostgreSQL refuses it in a query: it would be a 500).
+    assert http.get("requests/2026091800001%00.json").status_code == 404
+    assert http.get("tokens/%00.xml").status_code == 404
+    assert http.get("requests.json", params={"service_request_id": "1\x00"}).status_code == 400
+
+
 def test_given_a_json_body_when_posted_then_it_is_refused_as_not_a_form(
     site: Open311Site, http: httpx.Client
 ) -> None:

@@ -440,6 +440,8 @@ def test_given_codes_and_statuses_comma_delimited_or_repeated_when_listed_then_a
         {"start_date": "9999-12-31T00:00:00Z"},
         {"end_date": "0001-01-02T00:00:00Z"},
         {"service_request_id": [",".join(str(n) for n in range(1001))]},
+        {"service_request_id": ["2026091800001\x00"]},
+        {"service_code": ["street\x1blight"]},
     ],
     ids=[
         "status",
@@ -451,6 +453,8 @@ def test_given_codes_and_statuses_comma_delimited_or_repeated_when_listed_then_a
         "past-9999",
         "before-year-1",
         "too-many-ids",
+        "nul-in-id",
+        "control-in-code",
     ],
 )
 def test_given_filters_that_cannot_be_used_when_listed_then_they_are_refused(
