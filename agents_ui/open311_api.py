@@ -5,7 +5,7 @@ The mapping to our categories and cases is ``case_bridge.open311``; here are the
 two formats and the spec's errors. Decisions the spec leaves to a server:
 
 * Reading needs no key (the spec's GET methods require none); POST needs an ``api_key`` of an
-  active API client (``hotline cases api-client add``), else 403.
+  active API client (``hotline cases api-key add <name>``), else 403.
 * Only cases filed through Open311 are served: cases taken on the phone carry what callers told
   an agent and are not published.
 * ``jurisdiction_id`` is checked only when ``cases.open311.jurisdiction_id`` is set: another one
