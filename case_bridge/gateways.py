@@ -21,7 +21,7 @@ Webhooks (``HttpWebhookSender``): ``POST <webhook url>``, the body the JSON payl
     X-Hotline-Event: case.dispatch
     Idempotency-Key: webhook:1234:grid          (the same on every retry of this delivery)
     X-Hotline-Timestamp: 1767225600             (Unix seconds when this try was signed)
-    X-Hotline-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+    X-Hotline-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + key + "." + body)>
 
 The receiver recomputes the HMAC over the exact bytes it received, compares in constant time,
 and refuses timestamps more than five minutes away from its clock. The same scheme signs the
@@ -52,9 +52,6 @@ import httpx
 
 from hotline.case_settings import CaseSettings, EmailSettings, SmsSettings, WebhookSettings
 
-# Outside systems get as long as the SMS gateway by default; a site with a slow receiver would
-# want its own setting (WebhookSettings has none yet).
-WEBHOOK_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "hotline-outbox/1"
 # What is kept of a receiver's answer in the delivery log: enough to read the reason.
 DETAIL_LIMIT = 500
@@ -94,19 +91,23 @@ class WebhookSender(Protocol):
 # ----- signatures (outgoing webhooks and incoming updates share them) ----------------------------
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256 over ``timestamp + "." + body``: the timestamp is inside
-    the signed bytes, so an old request cannot be sent again with a fresh time."""
-    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+def signature(secret: str, timestamp: str, key: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256 over ``timestamp + "." + key + "." + body``: the time and
+    the idempotency key are inside the signed bytes, so a captured request can be sent again
+    neither later nor under another key (which would make it a new update)."""
+    signed = timestamp.encode("ascii") + b"." + key.encode("utf-8", "surrogateescape") + b"." + body
+    mac = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256)
     return SIGNATURE_PREFIX + mac.hexdigest()
 
 
-def signature_matches(secret: str, timestamp: str, body: bytes, given: str) -> bool:
+def signature_matches(secret: str, timestamp: str, key: str, body: bytes, given: str) -> bool:
     if not timestamp.isascii():
         return False
     # compare_digest takes the same time whatever prefix matches, so the HMAC cannot be guessed
     # byte by byte from response times.
-    return hmac.compare_digest(signature(secret, timestamp, body).encode(), given.strip().encode("utf-8"))
+    return hmac.compare_digest(
+        signature(secret, timestamp, key, body).encode(), given.strip().encode("utf-8")
+    )
 
 
 def payload_bytes(payload: Mapping[str, Any]) -> bytes:
@@ -183,11 +184,11 @@ class HttpWebhookSender:
         hook: WebhookSettings,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = WEBHOOK_TIMEOUT_SECONDS,
+        timeout: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.hook = hook
-        self.timeout = timeout
+        self.timeout = hook.timeout_seconds if timeout is None else timeout
         self._clock = clock  # Unix seconds; tests pass an old clock to see a stale signature refused
         self._client = httpx.Client(
             timeout=timeout, headers={"User-Agent": USER_AGENT}, transport=transport, follow_redirects=False
@@ -202,7 +203,7 @@ class HttpWebhookSender:
             "X-Hotline-Event": event,
             "Idempotency-Key": idempotency_key,
             "X-Hotline-Timestamp": timestamp,
-            "X-Hotline-Signature": signature(self.hook.secret, timestamp, body),
+            "X-Hotline-Signature": signature(self.hook.secret, timestamp, idempotency_key, body),
         }
         try:
             response = self._client.post(str(self.hook.url), content=body, headers=headers)

@@ -3,7 +3,7 @@ returns a case, or adds a note, and the hotline's case moves as if the departmen
 done it in the portal.
 
 The sender is a configured webhook with ``accepts_updates``; it signs each update the way the
-hotline signs its webhooks (``gateways.signature``: HMAC-SHA256 over ``timestamp + "." +
+hotline signs its webhooks (``gateways.signature``: HMAC-SHA256 over ``timestamp + "." + key + "." +
 body`` with the shared secret) and names it with an idempotency key. What an update did is kept
 in ``inbound_updates`` under (system, key): the same key again returns the same answer and
 changes nothing, so a sender that lost our answer simply sends again.
@@ -109,14 +109,16 @@ def _sender(settings: Settings, system: str) -> WebhookSettings | None:
     return None
 
 
-def _authentic(hook: WebhookSettings, *, body: bytes, timestamp: str, signature: str, now: datetime) -> str:
+def _authentic(
+    hook: WebhookSettings, *, key: str, body: bytes, timestamp: str, signature: str, now: datetime
+) -> str:
     """Why the request is not authentic, or "" when it is."""
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return "X-Hotline-Timestamp: Unix seconds"
     if abs(now.timestamp() - int(timestamp)) > REPLAY_WINDOW.total_seconds():
         return "X-Hotline-Timestamp: more than 5 minutes from the hotline's clock"
-    if not signature_matches(hook.secret, timestamp, body, signature):
-        return "X-Hotline-Signature: does not match the body"
+    if not signature_matches(hook.secret, timestamp, key, body, signature):
+        return "X-Hotline-Signature: does not match the key and body"
     return ""
 
 
@@ -201,7 +203,7 @@ def receive_update(
     hook = _sender(settings, system)
     if hook is None:
         return InboundResult(InboundOutcome.UNKNOWN_SYSTEM, f"no system {system!r} sends updates here")
-    why = _authentic(hook, body=body, timestamp=timestamp, signature=signature, now=now)
+    why = _authentic(hook, key=idempotency_key, body=body, timestamp=timestamp, signature=signature, now=now)
     if why:
         return InboundResult(InboundOutcome.UNAUTHORIZED, why)
     why = _key_problem(idempotency_key)

@@ -31,9 +31,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from case_bridge import jobs
 from case_bridge.gateways import (
     DETAIL_LIMIT,
-    WEBHOOK_TIMEOUT_SECONDS,
     Delivery,
     Gateways,
     Verdict,
@@ -41,7 +41,7 @@ from case_bridge.gateways import (
 )
 from case_bridge.models import DeliveryAttempt, OutboxMessage, OutboxStatus
 from hotline.case_settings import CaseSettings, OutboxSettings
-from hotline.db import Database, utcnow
+from hotline.db import Database, after_commit, utcnow
 from hotline.settings import Settings
 
 log = logging.getLogger("case_bridge.outbox")
@@ -114,7 +114,8 @@ def retry_delay(attempts: int, outbox: OutboxSettings, *, spread: float | None =
 def _lease(cases: CaseSettings, batch: int) -> timedelta:
     """Long enough to send the whole batch at the slowest timeout; twice that, because the
     timeout bounds each socket operation and an SMTP conversation has several."""
-    longest = max(cases.sms.timeout_seconds, cases.email.timeout_seconds, WEBHOOK_TIMEOUT_SECONDS)
+    hooks = [hook.timeout_seconds for hook in cases.webhooks]
+    longest = max(cases.sms.timeout_seconds, cases.email.timeout_seconds, *hooks)
     return timedelta(seconds=2 * longest * batch) + LEASE_MARGIN
 
 
@@ -354,4 +355,5 @@ def retry_message(session: Session, message_id: int, *, now: datetime | None = N
     message.next_attempt_at = now or utcnow()
     message.last_error = ""
     session.flush()
+    after_commit(session, jobs.queue_delivery)  # sent at once, not at the next sweep
     return message

@@ -298,6 +298,9 @@ def reply(
     text = _clean(text, MAX_CONTENT, "reply")
     if not text:
         raise CaseInputError("reply: say what was done")
+    _check_department(case, actor)
+    # Refused before anything is set: a caller that catches the refusal and commits keeps nothing.
+    next_status(CaseStatus(case.status), CaseAction.REPLY, party=actor.party, facts=_facts(case))
     if case.status == CaseStatus.SIGNED:
         start_handling(session, case, actor=actor, settings=settings, now=now)
     case.reply_text = text
@@ -417,6 +420,7 @@ def resolve_on_call(
     answer = _clean(answer, MAX_CONTENT, "answer")
     if not answer:
         raise CaseInputError("answer: say how it was answered")
+    next_status(CaseStatus(case.status), CaseAction.RESOLVE_ON_CALL, party=actor.party, facts=_facts(case))
     case.reply_text = answer
     case.replied_at = now
     case.closed_at = now

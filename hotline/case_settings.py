@@ -36,6 +36,7 @@ class WebhookSettings(_Section):
     secret: str = Field(min_length=16, description="Shared HMAC-SHA256 key; also signs its updates to us")
     events: tuple[str, ...] = Field((), description="Event names to send; empty: every case event")
     accepts_updates: bool = Field(False, description="May post status updates back to us")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="How long to wait for its answer")
 
 
 class SmsSettings(_Section):

@@ -37,7 +37,8 @@ def case_receiver(port: int, secret: str, fail_first: int = 0) -> Iterator[Recei
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             stamp = self.headers.get("X-Hotline-Timestamp", "")
             sent = self.headers.get("X-Hotline-Signature", "").removeprefix("sha256=")
-            wanted = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+            key = self.headers.get("Idempotency-Key", "")
+            wanted = hmac.new(secret.encode(), f"{stamp}.{key}.".encode() + body, hashlib.sha256).hexdigest()
             with seen.lock:
                 if not hmac.compare_digest(sent, wanted):
                     seen.bad_signatures += 1

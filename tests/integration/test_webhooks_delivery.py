@@ -502,7 +502,7 @@ def test_given_a_signed_update_posted_twice_over_http_when_replayed_then_the_cas
             "Content-Type": "application/json",
             "Idempotency-Key": "water-system-update-0001",
             "X-Hotline-Timestamp": stamp,
-            "X-Hotline-Signature": signature(SECRET, stamp, body),
+            "X-Hotline-Signature": signature(SECRET, stamp, "water-system-update-0001", body),
         }
 
     try:
@@ -605,7 +605,7 @@ def test_given_the_same_update_at_once_on_postgresql_when_both_land_then_the_cas
                 idempotency_key="same-key",
                 body=body,
                 timestamp=stamp,
-                signature=signature(SECRET, stamp, body),
+                signature=signature(SECRET, stamp, "same-key", body),
             )
         results.append(result)
 

@@ -68,7 +68,7 @@ def send(
             idempotency_key=key,
             body=body,
             timestamp=stamp,
-            signature=signed if signed is not None else signature(secret, stamp, body),
+            signature=signed if signed is not None else signature(secret, stamp, key, body),
             now=now or at,
         )
 
@@ -111,7 +111,7 @@ def test_given_a_wrong_signature_when_received_then_401_and_nothing_changes(db):
     body = json.dumps({"case": number, "action": "sign_for"}).encode()
 
     forged = send(db, body, secret="not-the-shared-secret")
-    tampered = send(db, body, signed=signature(SECRET, str(int(T0.timestamp())), body + b" "))
+    tampered = send(db, body, signed=signature(SECRET, str(int(T0.timestamp())), "upd-1", body + b" "))
     unsigned = send(db, body, signed="")
 
     for result in (forged, tampered, unsigned):
@@ -321,7 +321,7 @@ def test_given_the_same_update_at_once_from_two_connections_when_both_land_then_
                     idempotency_key="twice",
                     body=update,
                     timestamp=stamp,
-                    signature=signature(SECRET, stamp, update),
+                    signature=signature(SECRET, stamp, "twice", update),
                     now=T0,
                 )
             results.append(result)
@@ -371,7 +371,7 @@ def post(client: TestClient, update: dict[str, Any], *, key: str, secret: str = 
         "Content-Type": "application/json",
         "Idempotency-Key": key,
         "X-Hotline-Timestamp": stamp,
-        "X-Hotline-Signature": signature(secret, stamp, body),
+        "X-Hotline-Signature": signature(secret, stamp, key, body),
     }
     return client.post("/api/integrations/water/updates", content=body, headers=headers)
 

@@ -173,7 +173,8 @@ def test_given_a_webhook_when_sent_then_headers_and_signature_are_what_the_recei
     body = request.content
     stamp = request.headers["X-Hotline-Timestamp"]
     assert stamp == str(int(T0.timestamp()))
-    expected = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    key = request.headers["Idempotency-Key"].encode()
+    expected = hmac.new(SECRET.encode(), stamp.encode() + b"." + key + b"." + body, hashlib.sha256).hexdigest()
     assert request.headers["X-Hotline-Signature"] == f"sha256={expected}"
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["X-Hotline-Event"] == "case.dispatch"
@@ -185,13 +186,14 @@ def test_given_a_webhook_when_sent_then_headers_and_signature_are_what_the_recei
 
 def test_given_a_signature_when_body_time_or_secret_differ_then_it_does_not_match():
     body = b'{"case":"2026030200001","action":"sign_for"}'
-    good = signature(SECRET, "1767225600", body)
-    assert signature_matches(SECRET, "1767225600", body, good)
-    assert not signature_matches(SECRET, "1767225601", body, good)
-    assert not signature_matches(SECRET, "1767225600", body + b" ", good)
-    assert not signature_matches("another-secret-of-16", "1767225600", body, good)
-    assert not signature_matches(SECRET, "1767225600", body, good.removeprefix("sha256="))
-    assert not signature_matches(SECRET, "１７６７", body, good)  # full-width digits are not a time
+    good = signature(SECRET, "1767225600", "upd-1", body)
+    assert signature_matches(SECRET, "1767225600", "upd-1", body, good)
+    assert not signature_matches(SECRET, "1767225601", "upd-1", body, good)
+    assert not signature_matches(SECRET, "1767225600", "upd-2", body, good)  # replayed under a new key
+    assert not signature_matches(SECRET, "1767225600", "upd-1", body + b" ", good)
+    assert not signature_matches("another-secret-of-16", "1767225600", "upd-1", body, good)
+    assert not signature_matches(SECRET, "1767225600", "upd-1", body, good.removeprefix("sha256="))
+    assert not signature_matches(SECRET, "１７６７", "upd-1", body, good)  # full-width digits are not a time
 
 
 def test_given_the_sms_gateway_when_a_text_is_sent_then_it_gets_json_and_the_bearer_key(db):
