@@ -49,7 +49,18 @@ RTP = (31000 + 1000 * SLOT, 31999 + 1000 * SLOT)
 TRUNK_PORTS = {
     name: 25080 + _SHIFT + offset
     for offset, name in enumerate(
-        ("carrier", "nightline", "faulty", "stuck", "menu", "classic", "desk", "least", "lonely")
+        (
+            "carrier",
+            "nightline",
+            "faulty",
+            "stuck",
+            "menu",
+            "classic",
+            "desk",
+            "least",
+            "lonely",
+            "selfservice",
+        )
     )
 }
 REDIS_PORT = 26379 + _SHIFT
@@ -78,6 +89,7 @@ def settings_toml(state_dir: Path) -> str:
         "desk": "desk_test",
         "least": "least_test",
         "lonely": "lonely_test",
+        "selfservice": "self_service_test",
     }
     trunks = "\n".join(
         f'[[trunks]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n'
