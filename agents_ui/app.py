@@ -13,6 +13,7 @@ from agents_ui import (
     calls_api,
     case_prefill_api,
     cases_api,
+    cases_pages,
     health,
     integrations_api,
     open311_api,
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recordings_audio.router)
     app.include_router(recordings_pages.router)
     app.include_router(cases_api.router)
+    app.include_router(cases_pages.router)
     app.include_router(case_prefill_api.router)
     app.include_router(open311_api.router)
     app.include_router(integrations_api.router)

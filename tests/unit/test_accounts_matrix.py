@@ -97,6 +97,11 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/recordings/{recording_id}/peaks"): CALLS,
     ("POST", "/api/recordings/{recording_id}/access"): CALLS,
     ("GET", "/api/recordings/{recording_id}/audio"): CALLS,
+    # Case pages are frames over the cases API (which decides who sees which case); the list
+    # sends department staff on to their portal (303), the portal is theirs alone.
+    ("GET", "/cases"): EVERYONE,
+    ("GET", "/cases/{number}"): EVERYONE,
+    ("GET", "/department"): frozenset({Role.DEPARTMENT_STAFF}),
     # Open311 GeoReport v2: other systems, no session; POST checks its api_key (403) itself. The
     # matrix calls the paths as written, so "{format}" is no format: 404, never 401/403.
     ("GET", "/open311/v2/services.{format}"): PUBLIC,
