@@ -14,6 +14,7 @@ from agents_ui import (
     case_prefill_api,
     cases_api,
     cases_pages,
+    catalogue_api,
     health,
     integrations_api,
     open311_api,
@@ -90,5 +91,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(open311_api.router)
     app.include_router(integrations_api.router)
     app.include_router(outbox_api.router)
+    app.include_router(catalogue_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

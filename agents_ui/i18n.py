@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents_ui.i18n_cases import TEXT as _CASES_TEXT
+from agents_ui.i18n_catalogue import TEXT as _CATALOGUE_TEXT
 from agents_ui.i18n_console import TEXT as _CONSOLE_TEXT
 from agents_ui.i18n_outbox import TEXT as _OUTBOX_TEXT
 from agents_ui.i18n_recordings import TEXT as _RECORDINGS_TEXT
@@ -184,7 +185,7 @@ _TEXT: dict[str, dict[str, str]] = {
 
 
 # Each console keeps its words in its own table; a key may appear in one table only.
-for _table in (_CONSOLE_TEXT, _WALLBOARD_TEXT, _RECORDINGS_TEXT, _CASES_TEXT, _OUTBOX_TEXT):
+for _table in (_CONSOLE_TEXT, _WALLBOARD_TEXT, _RECORDINGS_TEXT, _CASES_TEXT, _OUTBOX_TEXT, _CATALOGUE_TEXT):
     _clash = _TEXT.keys() & _table.keys()
     if _clash:
         raise RuntimeError(f"i18n keys defined twice: {sorted(_clash)}")

@@ -99,7 +99,7 @@ def _text(value: str, *, field: str, limit: int, required: bool = False) -> str:
 
 def _long_text(value: str, *, field: str, limit: int) -> str:
     """Text that may span lines (a description): tabs and line breaks kept, other controls refused."""
-    text = value.replace("\r\n", "\n").strip()
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if CONTROLS.search(text.replace("\n", "").replace("\t", "")):
         raise Invalid(field, "control characters are not allowed")
     if len(text) > limit:

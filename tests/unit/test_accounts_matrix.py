@@ -87,6 +87,23 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/outbox/{message_id}"): ADMIN,
     ("POST", "/api/outbox/{message_id}/retry"): ADMIN,
     ("GET", "/admin/outbox"): ADMIN,
+    # The case catalogue (departments, categories, routing rules, department staff): administrators.
+    ("GET", "/admin/catalogue"): ADMIN,
+    ("GET", "/api/admin/departments"): ADMIN,
+    ("POST", "/api/admin/departments"): ADMIN,
+    ("PATCH", "/api/admin/departments/{department_id}"): ADMIN,
+    ("DELETE", "/api/admin/departments/{department_id}"): ADMIN,
+    ("GET", "/api/admin/categories"): ADMIN,
+    ("POST", "/api/admin/categories"): ADMIN,
+    ("PATCH", "/api/admin/categories/{category_id}"): ADMIN,
+    ("DELETE", "/api/admin/categories/{category_id}"): ADMIN,
+    ("GET", "/api/admin/routing-rules"): ADMIN,
+    ("POST", "/api/admin/routing-rules"): ADMIN,
+    ("DELETE", "/api/admin/routing-rules/{rule_id}"): ADMIN,
+    ("GET", "/api/admin/department-members"): ADMIN,
+    ("GET", "/api/admin/department-members/{user_id}"): ADMIN,
+    ("PUT", "/api/admin/department-members/{user_id}"): ADMIN,
+    ("GET", "/api/admin/route-preview"): ADMIN,
     # Outside systems sign their updates (HMAC) instead of logging in; "{system}" names none: 404.
     ("POST", "/api/integrations/{system}/updates"): PUBLIC,
     # Recordings: an agent gets through the role gate (their own calls, if recording.agents_hear_own).
