@@ -376,7 +376,12 @@ async function act(action, values, progress = () => {}) {
     }
     progress(say('cs_working'));
     const reply = await api('POST', `${URL_OF_CASE}/actions/${encodeURIComponent(action)}`, body);
-    if (!reply.ok) return problem(reply);
+    if (!reply.ok) {
+      // Refused by the case's rules: someone else moved it meanwhile. The case is read again so
+      // the buttons are today's, and the refusal stays where the person is looking.
+      if (reply.status === 409) await load();
+      return problem(reply);
+    }
     notice.textContent = say('cs_done', { action: wordFor('cs_do_', action) });
     notice.hidden = false;
     await load();
