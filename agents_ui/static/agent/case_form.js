@@ -69,7 +69,8 @@ export function createCaseForm({ api, say, lang, showError, clearError }) {
       title: value('#case-title'),
       category: value('#case-category'),
       urgency: $('#case-urgent').checked ? 'urgent' : 'normal',
-      caller_number: state.callerNumber,
+      // A masked number (138****5678) is not the caller's: the server takes it from the call.
+      caller_number: state.callerNumber.includes('*') ? '' : state.callerNumber,
       caller_name: value('#case-caller-name'),
       address: value('#case-address'),
       street: value('#case-street'),
