@@ -119,6 +119,20 @@ RULES: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/cases"): EVERYONE,
     ("GET", "/cases/{number}"): EVERYONE,
     ("GET", "/department"): frozenset({Role.DEPARTMENT_STAFF}),
+    # The cases API: every role reads (department staff their departments' cases) and acts (its
+    # side of each action); the hotline files, corrects and links calls; knowledge for deciders.
+    ("GET", "/api/cases"): EVERYONE,
+    ("POST", "/api/cases"): CALLS,
+    ("GET", "/api/cases/candidates"): CALLS,
+    ("GET", "/api/cases/similar"): CALLS | {Role.DUTY_LEADER},
+    ("GET", "/api/cases/{number}"): EVERYONE,
+    ("PATCH", "/api/cases/{number}"): CALLS,
+    ("POST", "/api/cases/{number}/actions/{action}"): EVERYONE,
+    ("POST", "/api/cases/{number}/calls"): CALLS,
+    ("POST", "/api/cases/{number}/attachments"): EVERYONE,
+    ("GET", "/api/cases/{number}/attachments/{attachment_id}"): EVERYONE,
+    ("GET", "/api/case-categories"): EVERYONE,
+    ("GET", "/api/departments"): EVERYONE,
     # Open311 GeoReport v2: other systems, no session; POST checks its api_key (403) itself. The
     # matrix calls the paths as written, so "{format}" is no format: 404, never 401/403.
     ("GET", "/open311/v2/services.{format}"): PUBLIC,
@@ -156,6 +170,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/seat/pause"): {"json": {"reason": "meal"}},
     ("POST", "/api/seat/wrap-up"): {"json": {"uniqueid": "1.1", "disposition": "resolved"}},
     ("POST", "/api/supervise"): {"json": {"agent": "target", "mode": "listen"}},
+    # A case the allowed roles really file (201); the others are refused before the body is read.
+    ("POST", "/api/cases"): {"json": {"content": "路灯不亮 matrix"}},
 }
 
 
