@@ -187,11 +187,11 @@ function departmentRow(d) {
   row.dataset.code = d.code;
   row.dataset.active = String(d.active);
   const fields = {
-    code: input('code', d.code, { maxlength: '40', 'aria-label': say('cat_code'), size: '14' }),
-    name: input('name', d.name, { maxlength: '128', 'aria-label': say('cat_name') }),
-    name_en: input('name_en', d.name_en, { maxlength: '128', 'aria-label': say('cat_name_en') }),
+    code: input('code', d.code, { maxlength: '40', 'aria-label': say('cat_code'), size: '13' }),
+    name: input('name', d.name, { maxlength: '128', 'aria-label': say('cat_name'), size: '14' }),
+    name_en: input('name_en', d.name_en, { maxlength: '128', 'aria-label': say('cat_name_en'), size: '16' }),
     sms_number: input('sms_number', d.sms_number, { maxlength: '21', 'aria-label': say('cat_sms_number'), size: '12' }),
-    email: input('email', d.email, { maxlength: '128', 'aria-label': say('cat_email') }),
+    email: input('email', d.email, { maxlength: '128', 'aria-label': say('cat_email'), size: '16' }),
   };
   if (d.cases > 0) {
     fields.code.readOnly = true; // fixed once cases were sent to it (the server says so too)
