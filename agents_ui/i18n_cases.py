@@ -23,9 +23,10 @@ TEXT: dict[str, dict[str, str]] = {
     "cs_words_help": {"zh-CN": "例如：路灯 主干道", "en": "e.g. street light"},
     "cs_number_or_caller": {"zh-CN": "工单号 / 来电号码", "en": "Case or caller number"},
     "cs_number_help": {
-        "zh-CN": "13 位以上为工单号；完整手机号精确查找；4 位以上按尾号查找。",
-        "en": "13 digits or more: a case number; a whole phone number matches exactly; "
-        "4 digits or more match the end of the caller's number.",
+        "zh-CN": "13 或 14 位为工单号；11 位以上（或以 + 开头）按完整来电号码查找；"
+        "4 到 10 位按号码尾号查找。",
+        "en": "13 or 14 digits: a case number; 11 digits or more (or a leading +): a whole caller number; "
+        "4 to 10 digits: the end of the caller's number.",
     },
     "cs_status": {"zh-CN": "状态", "en": "Status"},
     "cs_category": {"zh-CN": "诉求分类", "en": "Category"},

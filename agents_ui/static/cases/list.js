@@ -8,7 +8,7 @@ const FIELDS = ['words', 'number', 'status', 'category', 'department', 'since', 
 const PAGE_SIZE = 50;
 // A typed number this long is a case number (a local date and the day's count); shorter digits
 // are a caller's number or its last digits.
-const CASE_NUMBER = /^[0-9]{13,20}$/;
+const CASE_NUMBER = /^[0-9]{13,14}$/;
 
 const form = $('#search-form');
 const table = $('#results');
