@@ -502,7 +502,7 @@ def _page_ids(session: Session, query: _Query, after: Cursor | None, wanted: int
     if len(recent) >= wanted:
         return recent
     older = _Span(query.since, edge, after)
-    if query.dialect == "sqlite" and _few_hold_words(session, query):
+    if query.dialect == "sqlite" and _words_first_cheaper(session, query, way):
         rest = _read(session, _select(query, None, older, wanted, words="ids"))
     else:
         rest = _read(session, _select(query, way, older, wanted, words="index", branches=branches))
@@ -583,12 +583,18 @@ def _count(session: Session, query: _Query, way: _Way | None, cap: int, span: _S
     return int(session.scalar(select(func.count()).select_from(rows.subquery())) or 0)
 
 
-def _few_hold_words(session: Session, query: _Query) -> bool:
-    """SQLite: whether at most WORDS_CAP cases hold the words (counted in the FTS5 table, which
-    stops at the cap). PostgreSQL is not asked: its GIN index cannot stop early, and the words'
-    bitmap is what _select_one gives it anyway."""
+def _words_first_cheaper(session: Session, query: _Query, way: _Way | None) -> bool:
+    """SQLite: whether to start from the cases holding the words (reading each, then sorting)
+    rather than walk the way in, checking each case against the set of them: yes when at most
+    WORDS_CAP hold the words and the way holds no fewer (a walk's step is an index entry, a
+    start from the words a row read by its id: the smaller set leads). Counted in the FTS5 table
+    and the way's index, both stopping at the cap. PostgreSQL is not asked: its GIN index
+    cannot stop early, and the words' bitmap is what _select_one gives it anyway."""
     found = _fts_rowids(query.phrases).limit(WORDS_CAP + 1).subquery()
-    return int(session.scalar(select(func.count()).select_from(found)) or 0) <= WORDS_CAP
+    held = int(session.scalar(select(func.count()).select_from(found)) or 0)
+    if held > WORDS_CAP:
+        return False
+    return way is None or _count(session, query, way, held) >= held
 
 
 def _time(query: _Query, span: _Span, *, indexed: bool) -> list[ColumnElement[bool]]:
