@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path as FilePath
@@ -706,12 +707,13 @@ def file_case(
 ) -> CaseOut | JSONResponse:
     viewer = viewer_of(session, settings, user)
     new = NewCase(
-        source=CaseSource.PHONE,
+        source=CaseSource.PHONE if body.calls else CaseSource.WEB,
         content=body.content,
         title=body.title,
         category_code=body.category,
         urgency=body.urgency.value if body.urgency else settings.cases.default_urgency,
-        caller_number=body.caller_number,
+        # The console may only show the agent a masked number: the call row has the real one.
+        caller_number=body.caller_number or _caller_of(session, body.calls),
         caller_name=body.caller_name,
         caller_email=body.caller_email,
         address=body.address,
@@ -741,6 +743,14 @@ def file_case(
     else:
         response.status_code = status.HTTP_200_OK
     return case_out(session, case, viewer, settings)
+
+
+def _caller_of(session: Session, calls: Sequence[str]) -> str:
+    for uniqueid in calls:
+        number = session.scalar(select(Call.caller_number).where(Call.uniqueid == uniqueid))
+        if number:
+            return number
+    return ""
 
 
 # ----- one case -----------------------------------------------------------------------------------
