@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -16,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from agents_ui.i18n import LANGUAGES, translator
 from agents_ui.i18n_console import TEXT
 from case_bridge.lifecycle import CaseStatus
+from case_bridge.schemas import CandidateOut
 from telephony.agent_state import AgentState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,9 +96,12 @@ def test_every_seat_state_and_registration_state_has_words() -> None:
     assert not [k for k in states + registration if k not in TEXT]
 
 
-def test_every_case_status_has_words() -> None:
-    # The console builds c_case_status_<status> from the statuses the API returns.
+def test_every_case_status_and_duplicate_reason_has_words() -> None:
+    # The console builds c_case_status_<status> and c_case_reason_<reason> from what the API returns.
     assert not [s for s in CaseStatus if f"c_case_status_{s.value}" not in TEXT]
+    reasons = get_args(get_args(CandidateOut.model_fields["reasons"].annotation)[0])
+    assert reasons, "the reasons are no longer a list of literals"
+    assert not [r for r in reasons if f"c_case_reason_{r}" not in TEXT]
 
 
 def test_words_the_page_and_script_name_exist() -> None:
