@@ -373,9 +373,16 @@ def decide_extension(
     case.extension_days = 0
     case.extension_reason = ""
     transition(
-        session, case, action, actor=actor, settings=settings, reason=reason, now=now,
-        facts=Facts(has_department=True, extension_pending=True, supervised=case.supervised), data=data,
-    )  # fmt: skip
+        session,
+        case,
+        action,
+        actor=actor,
+        settings=settings,
+        reason=reason,
+        now=now,
+        facts=Facts(has_department=True, extension_pending=True, supervised=case.supervised),
+        data=data,
+    )
 
 
 def reject_reply(
@@ -449,9 +456,15 @@ def evaluate(
     if satisfaction not in {s.value for s in Satisfaction}:
         raise CaseInputError(f"satisfaction: one of {', '.join(s.value for s in Satisfaction)}")
     transition(
-        session, case, CaseAction.EVALUATE, actor=actor, settings=settings, reason=note, now=now,
+        session,
+        case,
+        CaseAction.EVALUATE,
+        actor=actor,
+        settings=settings,
+        reason=note,
+        now=now,
         data={"satisfaction": satisfaction},
-    )  # fmt: skip
+    )
     case.satisfaction = satisfaction
     case.evaluation_note = _clean(note, 2000, "note")
 
@@ -497,9 +510,15 @@ def merge_duplicate(
     for uniqueid in session.scalars(select(CaseCall.call_uniqueid).where(CaseCall.case_id == case.id)):
         link_call(session, into, uniqueid, actor=actor, now=now)
     record(
-        session, into, actor=actor, action="merged_in", now=now, settings=settings,
-        note=case.number, data={"duplicate": case.number},
-    )  # fmt: skip
+        session,
+        into,
+        actor=actor,
+        action="merged_in",
+        now=now,
+        settings=settings,
+        note=case.number,
+        data={"duplicate": case.number},
+    )
 
 
 def supervise(
@@ -564,9 +583,15 @@ def link_repeat_call(
     now = now or utcnow()
     if link_call(session, case, uniqueid, actor=actor, now=now):
         record(
-            session, case, actor=actor, action="link_call", now=now, settings=settings,
-            note=uniqueid, data={"call": uniqueid},
-        )  # fmt: skip
+            session,
+            case,
+            actor=actor,
+            action="link_call",
+            now=now,
+            settings=settings,
+            note=uniqueid,
+            data={"call": uniqueid},
+        )
 
 
 def update_details(
@@ -601,10 +626,14 @@ def update_details(
             raise CaseInputError("urgency: normal or urgent")
         case.urgency = urgency
         changed["urgency"] = urgency
-    for name, value, limit in (
-        ("title", title, 200), ("content", content, MAX_CONTENT), ("address", address, 256),
-        ("street", street, 64), ("grid_cell", grid_cell, 32),
-    ):  # fmt: skip
+    corrections = (
+        ("title", title, 200),
+        ("content", content, MAX_CONTENT),
+        ("address", address, 256),
+        ("street", street, 64),
+        ("grid_cell", grid_cell, 32),
+    )
+    for name, value, limit in corrections:
         if value is not None:
             setattr(case, name, _clean(value, limit, name))
             changed[name] = getattr(case, name)

@@ -47,9 +47,14 @@ def check_deadlines(session: Session, settings: Settings, now: datetime | None =
         case.overdue_at = now
         case.warned_at = case.warned_at or now
         record(
-            session, case, actor=TIMER, action="overdue", now=now, settings=settings,
+            session,
+            case,
+            actor=TIMER,
+            action="overdue",
+            now=now,
+            settings=settings,
             data={"due_at": case.due_at.isoformat() if case.due_at else None},
-        )  # fmt: skip
+        )
         report.overdue += 1
     for case in session.scalars(
         base.where(Case.warn_at <= now, Case.warned_at.is_(None), Case.overdue_at.is_(None))

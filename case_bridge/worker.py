@@ -44,8 +44,11 @@ def check_deadlines_task() -> int:
     if report.total:
         log.info(
             "deadlines: %d warned, %d overdue, %d not signed for, %d escalated",
-            report.warned, report.overdue, report.sign_overdue, report.escalated,
-        )  # fmt: skip
+            report.warned,
+            report.overdue,
+            report.sign_overdue,
+            report.escalated,
+        )
     return report.total
 
 
