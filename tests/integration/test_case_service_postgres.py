@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from hotline.db import Database
+from hotline.settings import Settings
 from tests import servers
 from tests.integration.test_data_layer_postgres import pg_template, postgres
 from tests.unit import test_case_service as on_sqlite
@@ -28,7 +29,7 @@ def case_db(postgres: servers.PostgresServer, pg_template: str) -> Iterator[Data
 
 
 def test_given_concurrent_filings_on_postgres_then_numbers_are_unique_and_one_key_makes_one_case(
-    case_db: Database, settings: on_sqlite.Settings
+    case_db: Database, settings: Settings
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -32,9 +32,7 @@ def case_number(db: Database) -> str:
         catalogue.seed_defaults(session)
         case, _ = service.create_case(
             session,
-            service.NewCase(
-                source=CaseSource.PHONE, content="路灯不亮", category_code="street_light"
-            ),
+            service.NewCase(source=CaseSource.PHONE, content="路灯不亮", category_code="street_light"),
             actor=Actor("agent1", Party.HOTLINE),
             settings=settings,
         )
