@@ -3,28 +3,41 @@
 The list (``search_cases``) is newest first, cut by keyset on (``created_at``, ``id``), never
 OFFSET: page 40 of a year costs what page 1 does, and cases filed meanwhile do not shift pages.
 
-How the rows are reached. A year holds about a million cases; a page is 50. Each filter that an
-index can serve is a *way in*: the case's status, department or category (walked through
-``(column, created_at)`` indexes, so already newest first), the caller (a number's cases, or
-the cases whose number ends in the digits typed) and the words (the full-text index). Before the
-page is read, each way in is counted up to ``CAP`` rows (cheap: a count over an index, stopped
-early), and the page is read through the narrowest one, every other filter checked on the rows
-it passes. Statuses, departments or categories given as several values are walked one value at
-a time, each walk already in time order and stopped at a page, and the walks merged: neither
-database can walk ``status IN (…)`` in time order through one index. Without any way in, the
-cases are walked newest first through ``ix_cases_created_at``.
+How a page is reached (a year is about a million cases; a page is 50). Each filter an index can
+lead with is a *way in*: a status, a department or a category (walked through its
+``(column, created_at)`` index, already newest first), a department with a status or a category
+(counted through their pair's index), the caller (a number's cases, or those whose number ends
+in the digits typed, through an index of the last four), the case number, the date range
+(ix_cases_created_at). Each way is counted through its index up to CAP (a count stopped early
+costs a millisecond), and the page is read through the narrowest: in time order where its index
+gives that order, else all of its few cases, sorted. Every other filter is checked on the rows
+met. A filter of several values is walked a value at a time, each walk in time order and
+stopped at a page, and the walks merged (no index walks ``status IN (…)`` in time order); a
+value another filter rules out (a department's cases of a category it never gets) is dropped
+first, counted through the pair's index.
 
 Words are phrases: each space-separated part of what the user typed is one phrase (CJK
-characters one token each, see ``hotline.text_tokens``), and a case must hold every phrase.
-The user's text never becomes query syntax: on SQLite each phrase is an FTS5 string with its
-double quotes doubled, on PostgreSQL ``phraseto_tsquery`` reads plain text.
+characters one token each, see ``hotline.text_tokens``), and a case must hold every phrase. When
+a narrower filter leads, the words are checked on each row met (a position test on search_text,
+whose tokens are separated by single spaces). Otherwise the newest week is walked that way
+first (common words fill a page there); past it, the full-text index takes over: SQLite starts
+from the cases holding the words when they are fewer than the way's, or else checks each row
+against the set of them; PostgreSQL ANDs the GIN bitmap of the words' tokens with the other
+filters' bitmaps. The user's text never becomes query syntax: on SQLite each phrase is an FTS5
+string with its double quotes doubled, on PostgreSQL plainto_tsquery reads plain text.
 
-Duplicates and similar cases rank candidate cases by BM25 over the text's character pairs
-(``similarity_terms``), computed here over a bounded candidate set rather than by FTS5's
-``bm25()``: that function counts every phrase's documents over the whole index on each query,
-which over a year of cases is a quarter to one and a half seconds (measured, see the report of
-0007). The candidates come from the full-text index all the same, through the text's least
-common pairs, and the document frequencies from a sample of the newest cases.
+PostgreSQL is held to the chosen way (see _fenced): its planner prices a walk through a
+(column, created_at) index by scattered page reads and would rather walk ix_cases_created_at,
+reading most of a year for a department with few matching cases. SQLite is held to it by the
+unary + on every other column (see _no_index).
+
+Duplicates and similar cases rank candidates by BM25 over the text's character pairs
+(``similarity_terms``), computed here over at most a few hundred candidates rather than by
+FTS5's ``bm25()`` or ts_rank: bm25() counts each phrase's documents over the whole index on
+every query (0.2 to 1.4 s over a year of cases, measured), and ts_rank parses every row it
+ranks. The candidates come from the full-text index (every case holding one of the text's rare
+pairs, and the newest holding one of its common ones), the document frequencies from the
+newest thousand cases.
 """
 
 from __future__ import annotations
@@ -90,7 +103,6 @@ MAX_WALKS = 24
 FULL_NUMBER_DIGITS = 11
 TAIL_DIGITS = 4
 CALLER_PATTERN = re.compile(r"^\+?[0-9]{4,20}$")
-CASE_NUMBER_PATTERN = re.compile(r"^[0-9]{13,14}$")
 WITH_DEPARTMENT = tuple(s.value for s in CaseStatus if s.with_department)
 OPEN = tuple(s.value for s in CaseStatus if s.is_open)
 FINISHED = (CaseStatus.CLOSED.value, CaseStatus.EVALUATED.value)
