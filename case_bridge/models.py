@@ -151,6 +151,11 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_department_status", "department_id", "status"),
+        # The search walks the narrowest filter newest first (case_bridge.search, migration 0007).
+        Index("ix_cases_status_created", "status", "created_at"),
+        Index("ix_cases_department_created", "department_id", "created_at"),
+        Index("ix_cases_category_created", "category_id", "created_at"),
+        Index("ix_cases_department_category", "department_id", "category_id"),
     )
 
 

@@ -51,7 +51,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Index,
     Select,
     and_,
     bindparam,
@@ -75,20 +74,6 @@ from case_bridge.models import Case, Category, Department
 from case_bridge.working_days import WorkingCalendar
 from hotline.db import utcnow
 from hotline.text_tokens import similarity_terms, tokens
-
-# The indexes migration 0007 makes (see its text), stated on the table until case_bridge.models
-# states them: the schema checks compare the models with what the migrations made. Kept only if
-# the model does not have them already. The caller's tail index is an expression index made per
-# dialect, left out of the models like the full-text ones (hotline.migrate.UNMODELLED_INDEXES).
-_CASES = Case.metadata.tables["cases"]
-for _name, *_columns in (
-    ("ix_cases_status_created", "status", "created_at"),
-    ("ix_cases_department_created", "department_id", "created_at"),
-    ("ix_cases_category_created", "category_id", "created_at"),
-    ("ix_cases_department_category", "department_id", "category_id"),
-):
-    if _name not in {index.name for index in _CASES.indexes}:
-        Index(_name, *(_CASES.c[name] for name in _columns))
 
 MAX_LIMIT = 200
 # How far each way in is counted before the narrowest is chosen: past this, a filter is "common"
