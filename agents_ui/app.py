@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from agents_ui import (
     calls_api,
+    case_actions_api,
+    case_files_api,
     case_prefill_api,
     cases_api,
     cases_pages,
@@ -86,6 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recordings_audio.router)
     app.include_router(recordings_pages.router)
     app.include_router(cases_api.router)
+    app.include_router(case_actions_api.router)
+    app.include_router(case_files_api.router)
     app.include_router(cases_pages.router)
     app.include_router(case_prefill_api.router)
     app.include_router(open311_api.router)
