@@ -371,3 +371,36 @@ def test_given_the_app_when_its_openapi_document_is_read_then_it_lists_health_an
     assert "/api/calls" in document["paths"]
     assert "/" not in document["paths"]
     assert document["info"]["title"] == "12345 Hotline Platform"
+
+
+def test_given_each_role_when_the_header_is_drawn_then_it_links_only_pages_that_role_may_open() -> (
+    None
+):
+    # agents_ui.nav reads each page's roles from its route; a link must never lead to a 403.
+    from types import SimpleNamespace
+
+    from agents_ui.accounts.models import Role
+    from agents_ui.accounts.permissions import CurrentUser
+    from agents_ui.app import create_app
+    from agents_ui.i18n import translator
+    from agents_ui.nav import PAGES, nav_links, page_roles
+    from hotline.settings import Settings
+
+    app = create_app(Settings())
+    try:
+        roles = page_roles(app)
+        assert set(roles) == {path for path, _ in PAGES}, "a header page without a GET route"
+        request = SimpleNamespace(app=app, url=SimpleNamespace(path="/cases"))
+
+        def links(*held: Role) -> list[str]:
+            user = CurrentUser(1, "u", "U", frozenset(held), None, None)  # type: ignore[arg-type]
+            return [link["path"] for link in nav_links(request, user, translator("zh-CN"), "zh-CN")]  # type: ignore[arg-type]
+
+        # /cases lets department staff in only to send them on to their portal.
+        assert links(Role.DEPARTMENT_STAFF) == ["/cases", "/department"]
+        assert "/admin/outbox" in links(Role.ADMINISTRATOR) and "/agent" not in links(Role.ADMINISTRATOR)
+        assert links(Role.AGENT)[:2] == ["/agent", "/cases"]
+        for path in links(Role.SUPERVISOR):
+            assert Role.SUPERVISOR in roles[path]
+    finally:
+        app.state.db.dispose()
