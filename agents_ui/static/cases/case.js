@@ -44,6 +44,7 @@ const state = {
   action: null, // the action whose dialog is open
   busy: false,
   timer: null,
+  readings: 0,
 };
 window.hotlineCase = state; // for tests and for a curious supervisor's console
 
@@ -55,7 +56,11 @@ const actionError = $('#action-error');
 
 async function load() {
   clearTimeout(state.timer);
+  // Only the latest reading is shown: a slow one (the transcript poll) must not undo what an
+  // action's own reading has just shown.
+  const turn = ++state.readings;
   const reply = await api('GET', URL_OF_CASE);
+  if (turn !== state.readings) return;
   if (!reply.ok) {
     const refusal = $('#refusal');
     refusal.textContent = problem(reply);
@@ -72,8 +77,16 @@ async function load() {
   }
 }
 
+// A recording still being written or finished, or a transcript queued or being made: worth
+// reading the case again. A call not transcribed at all (ASR off, failed) is not waited for.
+function transcriptComing(call) {
+  const rec = call.recording;
+  if (!rec || transcriptOf(call)) return false;
+  return ['recording', 'stopped'].includes(rec.status) || ['pending', 'running'].includes(rec.asr_status);
+}
+
 function waitingForTranscript(c) {
-  return (c.calls || []).some((call) => call.recording && !transcriptOf(call) && !['deleted', 'failed', 'damaged'].includes(call.recording.status));
+  return (c.calls || []).some(transcriptComing);
 }
 
 function fill(root, field, value) {
@@ -230,7 +243,7 @@ function renderCalls(calls) {
     const words = transcriptOf(call);
     if (words) {
       li.append(text('p', words, 'transcript'));
-    } else if (recording) {
+    } else if (transcriptComing(call)) {
       li.append(text('p', say('cs_transcript_waiting'), 'muted transcript-waiting'));
     }
     list.append(li);

@@ -21,6 +21,9 @@ const error = $('#error');
 let current = new URLSearchParams(window.location.search).get('tab');
 if (!(current in TABS)) current = 'to_sign';
 let nextCursor = null;
+// Each query's turn: an answer that comes back after a later query was sent (a tab clicked while
+// the first one loads) is dropped, or the slower answer would fill the table with the wrong tab.
+let asked = 0;
 
 function query(tab, { cursor = null, limit = PAGE_SIZE } = {}) {
   const params = new URLSearchParams({ limit: String(limit) });
@@ -52,7 +55,9 @@ async function show(tab, cursor = null) {
   error.hidden = true;
   status.textContent = say('cs_loading');
   more.disabled = true;
+  const turn = ++asked;
   const reply = await api('GET', `/api/cases?${query(tab, { cursor })}`);
+  if (turn !== asked) return;
   more.disabled = false;
   status.textContent = '';
   if (!reply.ok) {

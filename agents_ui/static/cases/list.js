@@ -17,6 +17,9 @@ const more = $('#more');
 const status = $('#status');
 const error = $('#error');
 let nextCursor = null;
+// Each search's turn: an answer that comes back after a later search was sent (the first list
+// still loading when the person searches) is dropped, or it would show the wrong cases.
+let asked = 0;
 
 function value(name) {
   const field = form.elements[name];
@@ -94,7 +97,9 @@ async function run(cursor) {
   error.hidden = true;
   status.textContent = say('cs_loading');
   more.disabled = true;
+  const turn = ++asked;
   const reply = await api('GET', `/api/cases?${query(cursor)}`);
+  if (turn !== asked) return;
   more.disabled = false;
   if (!reply.ok) {
     status.textContent = '';
