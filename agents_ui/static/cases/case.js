@@ -68,7 +68,7 @@ async function load() {
     $('#case').hidden = true;
     return;
   }
-  state.data = reply.body.case || reply.body;
+  state.data = reply.body;
   render(state.data);
   if (waitingForTranscript(state.data)) {
     state.timer = setTimeout(() => {
@@ -86,7 +86,7 @@ function transcriptComing(call) {
 }
 
 function waitingForTranscript(c) {
-  return (c.calls || []).some(transcriptComing);
+  return c.calls.some(transcriptComing);
 }
 
 function fill(root, field, value) {
@@ -112,9 +112,9 @@ function render(c) {
   renderFacts(c);
   renderDeadlines(c);
   renderActions(c);
-  renderTimeline(c.timeline || c.events || []);
-  renderCalls(c.calls || []);
-  renderAttachments(c.attachments || []);
+  renderTimeline(c.timeline);
+  renderCalls(c.calls);
+  renderAttachments(c.attachments);
 }
 
 function renderFlags(c) {
@@ -122,7 +122,7 @@ function renderFlags(c) {
   flags.replaceChildren();
   if (c.urgency === 'urgent') flags.append(chip(say('cs_urgent'), 'urgent'));
   if (c.supervised) flags.append(chip(say('cs_supervised'), 'supervised'));
-  const pending = c.extension_pending ?? c.extension_days > 0;
+  const pending = c.extension_pending;
   if (pending) flags.append(chip(say('cs_extension_pending'), 'extension'));
   if (isOverdue(c)) flags.append(chip(say('cs_overdue'), 'overdue'));
 
@@ -136,7 +136,7 @@ function renderFlags(c) {
   const extension = $('#extension-note');
   extension.hidden = !pending;
   extension.textContent = pending ? say('cs_extension_asked', { days: c.extension_days, reason: c.extension_reason || '' }) : '';
-  const merged = c.merged_into?.number || c.merged_into;
+  const merged = c.merged_into;
   $('#merged-note').hidden = !merged;
   if (merged) {
     $('#merged-link').textContent = merged;
@@ -144,9 +144,9 @@ function renderFlags(c) {
   }
 }
 
+// The API's own judgement (with the department, its deadline passed), not the browser's clock.
 function isOverdue(c) {
-  if (c.overdue !== undefined) return Boolean(c.overdue);
-  return ['dispatched', 'signed', 'handling'].includes(c.status) && isPast(c.due_at);
+  return c.overdue;
 }
 
 function renderFacts(c) {
@@ -155,7 +155,7 @@ function renderFacts(c) {
   fill(facts, 'department', nameOf(c.department));
   fill(facts, 'urgency', wordFor('cs_urgency_', c.urgency));
   fill(facts, 'source', wordFor('cs_source_', c.source));
-  const caller = [c.caller_name, c.caller_number ?? c.caller].filter(Boolean).join(' ');
+  const caller = [c.caller_name, c.caller_number].filter(Boolean).join(' ');
   fill(facts, 'caller', caller);
   fill(facts, 'address', [c.address, c.street, c.grid_cell].filter(Boolean).join(' · '));
   fill(facts, 'content', c.content);
@@ -163,7 +163,7 @@ function renderFacts(c) {
   const verdict = wordFor('cs_satisfaction_', c.satisfaction);
   fill(facts, 'satisfaction', [verdict, c.evaluation_note].filter(Boolean).join(' — '));
   fill(facts, 'counts', say('cs_counts', {
-    returns: c.returns ?? 0, extensions: c.extensions_granted ?? 0, reopens: c.reopens ?? 0,
+    returns: c.returns, extensions: c.extensions_granted, reopens: c.reopens,
   }));
 }
 
@@ -197,7 +197,7 @@ function renderTimeline(events) {
   for (const event of events) {
     const tr = document.createElement('tr');
     tr.dataset.action = event.action;
-    const who = text('td', event.actor_name || event.actor);
+    const who = text('td', event.actor);
     if (event.party) who.append(text('span', wordFor('cs_party_', event.party), 'party'));
     const step = text('td', what(event), 'what');
     if (event.to_status && event.to_status !== event.from_status) {
@@ -209,12 +209,9 @@ function renderTimeline(events) {
   }
 }
 
+// The transcript's text, line by line ("caller: …", "agent: …"); empty until it is made.
 function transcriptOf(call) {
-  const t = call.transcript;
-  if (!t) return '';
-  if (typeof t === 'string') return t;
-  if (t.segments && t.segments.length) return t.segments.map((s) => s.text).join('\n');
-  return t.text || '';
+  return call.transcript ? call.transcript.text : '';
 }
 
 function renderCalls(calls) {
@@ -223,7 +220,7 @@ function renderCalls(calls) {
   $('#no-calls').hidden = calls.length > 0;
   for (const call of calls) {
     const li = document.createElement('li');
-    li.dataset.uniqueid = call.uniqueid || call.call_uniqueid || '';
+    li.dataset.uniqueid = call.uniqueid;
     const head = text('div');
     head.append(text('span', localTime(call.started_at), 'when'));
     if (call.caller) head.append(' · ', text('span', call.caller));
@@ -262,10 +259,9 @@ function renderAttachments(items) {
   for (const a of items) {
     const li = document.createElement('li');
     li.dataset.id = a.id;
-    const href = a.url || `${URL_OF_CASE}/attachments/${encodeURIComponent(a.id)}`;
-    const anchor = link(href, a.filename, 'attachment');
+    const anchor = link(a.url, a.filename, 'attachment');
     anchor.setAttribute('download', a.filename);
-    li.append(anchor, ` ${size(a.size_bytes ?? a.size)}`);
+    li.append(anchor, ` ${size(a.size_bytes)}`);
     li.append(text('div', [a.uploaded_by, localTime(a.uploaded_at)].filter(Boolean).join(' · '), 'muted'));
     list.append(li);
   }
@@ -274,7 +270,7 @@ function renderAttachments(items) {
 // ----- the actions -------------------------------------------------------------------------------
 
 function actionNames(c) {
-  return (c.actions || []).map((a) => (typeof a === 'string' ? a : a.action || a.name));
+  return c.actions;
 }
 
 function renderActions(c) {
@@ -370,7 +366,7 @@ async function upload(files, progress) {
       { 'content-type': file.type || 'application/octet-stream' },
     );
     if (!reply.ok) return { error: reply };
-    ids.push((reply.body.attachment || reply.body).id);
+    ids.push(reply.body.id);
   }
   return { ids };
 }
@@ -433,7 +429,7 @@ $('#action-cancel').addEventListener('click', () => dialog.close());
 
 async function start() {
   const departments = await api('GET', '/api/departments');
-  if (departments.ok) state.departments = departments.body.departments || departments.body;
+  if (departments.ok) state.departments = departments.body.departments;
   await load();
 }
 

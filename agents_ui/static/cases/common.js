@@ -42,7 +42,6 @@ export function isPast(iso) {
 // A department's or a category's name in the page's language.
 export function nameOf(item) {
   if (!item) return '';
-  if (typeof item === 'string') return item;
   return (LANG === 'en' ? item.name_en || item.name : item.name) || item.code || '';
 }
 
@@ -125,7 +124,7 @@ export function dueCell(c, due = c.due_at) {
     return cell;
   }
   cell.textContent = localTime(due);
-  const late = due === c.due_at ? c.overdue ?? isPast(due) : isPast(due);
+  const late = due === c.due_at ? c.overdue : isPast(due);
   if (late && open) {
     cell.classList.add('overdue');
     cell.append(chip(say('cs_overdue'), 'overdue'));

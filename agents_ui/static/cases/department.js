@@ -44,7 +44,7 @@ function row(c) {
   const title = text('td', c.title);
   if (c.urgency === 'urgent') title.append(chip(say('cs_urgent'), 'urgent'));
   if (c.supervised) title.append(chip(say('cs_supervised'), 'supervised'));
-  if (c.extension_pending || c.extension_days > 0) title.append(chip(say('cs_extension_pending'), 'extension'));
+  if (c.extension_pending) title.append(chip(say('cs_extension_pending'), 'extension'));
   // The sign-for deadline matters until the case is signed for; after that it is history.
   const signDue = c.status === 'dispatched' ? dueCell(c, c.sign_due_at) : text('td', localTime(c.signed_at), 'when');
   tr.append(number, state, text('td', nameOf(c.category)), title, signDue, dueCell(c), text('td', nameOf(c.department)));

@@ -80,7 +80,7 @@ function row(c) {
   const title = text('td', c.title);
   if (c.urgency === 'urgent') title.append(chip(say('cs_urgent'), 'urgent'));
   if (c.supervised) title.append(chip(say('cs_supervised'), 'supervised'));
-  if (c.extension_pending || c.extension_days > 0) title.append(chip(say('cs_extension_pending'), 'extension'));
+  if (c.extension_pending) title.append(chip(say('cs_extension_pending'), 'extension'));
   tr.append(
     number,
     state,
@@ -126,7 +126,7 @@ async function loadChoices() {
     api('GET', '/api/departments'),
   ]);
   if (categories.ok) {
-    const list = categories.body.categories || categories.body;
+    const list = categories.body.categories;
     const byCode = new Map(list.map((c) => [c.code, c]));
     const label = (c) => {
       const trail = [];
@@ -138,7 +138,7 @@ async function loadChoices() {
   }
   if (departments.ok) {
     const select = form.elements.department;
-    for (const d of departments.body.departments || departments.body) select.append(new Option(nameOf(d), d.code));
+    for (const d of departments.body.departments) select.append(new Option(nameOf(d), d.code));
   }
 }
 
