@@ -3,7 +3,8 @@
 Like the recordings pages they are frames: what they show comes from the cases API in the
 browser, so the API's rules (who may see which case, masking, which actions the user may take
 now) are the only rules, and a refusal reads on the page in the API's own words. The routes here
-only choose who may open which frame and hand the page its words, its zone and its header.
+only choose who may open which frame and hand the page its words and its zone; the header's
+links are every page's own (agents_ui.nav, _nav_links.html).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from agents_ui.accounts.permissions import CALL_READERS, EVERY_ROLE, CurrentUser
 from agents_ui.deps import DbSession, get_settings, templates
 from agents_ui.i18n import pick_language, translator
 from case_bridge.departments import departments_of
+from case_bridge.schemas import CASE_NUMBER
 from hotline.settings import Settings
 
 router = APIRouter()
@@ -25,28 +27,8 @@ router = APIRouter()
 # The hotline's own staff, who work the whole case list; department staff work their portal.
 HOTLINE_STAFF = (Role.AGENT, Role.DUTY_LEADER, Role.SUPERVISOR, Role.ADMINISTRATOR)
 DEPARTMENT = (Role.DEPARTMENT_STAFF,)
-SEATS = (Role.AGENT, Role.DUTY_LEADER)
-# A case number as numbers.py makes it (local date + the day's count): digits only.
-CaseNumber = Annotated[str, Path(pattern=r"^[0-9]{1,20}$")]
-
-
-def nav_links(user: CurrentUser, t: dict[str, str], lang: str, here: str) -> list[dict[str, Any]]:
-    """The header's links, each only for the roles that may open it (a link that answers 403 is
-    a trap), the current page marked."""
-    links = [
-        ("/cases", t["cs_nav_cases"], HOTLINE_STAFF),
-        ("/department", t["cs_nav_department"], DEPARTMENT),
-        ("/agent", t["cs_nav_console"], SEATS),
-        ("/recordings", t["r_title"], CALL_READERS),
-        ("/calls", t["recent_calls"], CALL_READERS),
-        ("/wallboard", t["w_title"], (Role.SUPERVISOR,)),
-        ("/users", t["users_title"], (Role.ADMINISTRATOR,)),
-    ]
-    return [
-        {"href": f"{path}?lang={lang}", "label": label, "current": path == here, "path": path}
-        for path, label, roles in links
-        if user.has_any(roles)
-    ]
+# A case number as the API takes it (local date + the day's count): another shape is no case.
+CaseNumber = Annotated[str, Path(pattern=CASE_NUMBER)]
 
 
 def _page(
@@ -55,7 +37,6 @@ def _page(
     user: CurrentUser,
     lang: str | None,
     template: str,
-    here: str,
     **extra: Any,
 ) -> HTMLResponse:
     language = pick_language(lang, settings.site.language)
@@ -69,7 +50,6 @@ def _page(
             "site": settings.site.name,
             "zone": settings.site.timezone,
             "me": user,
-            "nav": nav_links(user, t, language, here),
             # The scripts' words: only the case pages' own, so a page carries no more than it needs.
             "words": {k: v for k, v in t.items() if k.startswith("cs_")},
             "page_info": {
@@ -95,7 +75,7 @@ def cases_page(
     if not user.has_any(HOTLINE_STAFF):
         # Department staff work from their portal; the list of every case is not theirs.
         return RedirectResponse(f"/department?lang={pick_language(lang, settings.site.language)}", 303)
-    return _page(request, settings, user, lang, "cases.html", "/cases")
+    return _page(request, settings, user, lang, "cases.html")
 
 
 @router.get("/cases/{number}", response_class=HTMLResponse, include_in_schema=False)
@@ -108,7 +88,7 @@ def case_page(
 ) -> HTMLResponse:
     # Everyone may open the frame; the API says whether this user may see this case.
     back = "/cases" if user.has_any(HOTLINE_STAFF) else "/department"
-    return _page(request, settings, user, lang, "case.html", "", number=number, back=back)
+    return _page(request, settings, user, lang, "case.html", number=number, back=back)
 
 
 @router.get("/department", response_class=HTMLResponse, include_in_schema=False)
@@ -124,4 +104,4 @@ def department_page(
         {"code": d.code, "name": (d.name_en or d.name) if language == "en" else d.name}
         for d in departments_of(session, user.id)
     ]
-    return _page(request, settings, user, lang, "department.html", "/department", departments=mine)
+    return _page(request, settings, user, lang, "department.html", departments=mine)
