@@ -9,7 +9,6 @@ only to set a case up (or to read a fact the page shows, to compare).
 from __future__ import annotations
 
 import itertools
-import re
 import struct
 import threading
 import time
@@ -70,12 +69,6 @@ def log_in(page: Page, platform: Platform, username: str, next_path: str) -> Non
         page.get_by_role("button", name="登录").click()
 
 
-def log_out(page: Page) -> None:
-    with page.expect_navigation(wait_until="load"):
-        page.locator("nav").get_by_role("button").click()
-    expect(page).to_have_url(re.compile(r"/login"))
-
-
 @contextmanager
 def api_as(platform: Platform, username: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.web, headers={"origin": platform.web}, timeout=15) as client:
@@ -117,11 +110,6 @@ def act_by_api(platform: Platform, username: str, number: str, action: str, **bo
 
 
 # ----- on a case's page ---------------------------------------------------------------------------
-
-
-def open_case(page: Page, platform: Platform, number: str, lang: str = "") -> None:
-    page.goto(f"{platform.web}/cases/{number}" + (f"?lang={lang}" if lang else ""))
-    expect(page.locator("#case")).to_be_visible()
 
 
 def action_button(page: Page, words: str) -> Locator:
@@ -166,10 +154,6 @@ def fill_dialog(page: Page, **inputs: str | Path | list[Path]) -> None:
 
 def expect_status(page: Page, words: str) -> None:
     expect(page.locator("#case-status")).to_have_text(words, timeout=15_000)
-
-
-def timeline(page: Page) -> Locator:
-    return page.locator("#timeline tbody tr")
 
 
 def timeline_line(page: Page, action: str) -> Locator:
