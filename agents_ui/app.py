@@ -19,7 +19,6 @@ from agents_ui import (
     catalogue_api,
     health,
     integrations_api,
-    nav,
     open311_api,
     outbox_api,
     recordings_api,
@@ -31,7 +30,6 @@ from agents_ui import (
 from agents_ui.accounts import api as accounts_api
 from agents_ui.accounts import pages as accounts_pages
 from agents_ui.accounts.permissions import SAFE_METHODS, LoginRequired, login_url, same_origin
-from agents_ui.deps import templates
 from agents_ui.recordings_access import RecordingRefused, refused
 from agents_ui.seat_link import SeatLink
 from hotline.db import Database
@@ -99,5 +97,4 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(outbox_api.router)
     app.include_router(catalogue_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    templates.env.globals["nav_links"] = nav.nav_links  # every page's header (_nav_links.html)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -14,6 +14,16 @@ from hotline.db import Database
 from hotline.settings import Settings
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _nav_links(*args: Any) -> Any:
+    # Imported when a page is drawn: agents_ui.nav needs the permissions module, which needs this one.
+    from agents_ui.nav import nav_links
+
+    return nav_links(*args)
+
+
+templates.env.globals["nav_links"] = _nav_links  # every page's header (_nav_links.html)
 
 
 def get_settings(request: Request) -> Settings:

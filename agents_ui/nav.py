@@ -55,11 +55,15 @@ def page_roles(app: FastAPI) -> dict[str, frozenset[Role]]:
     return cached
 
 
+# Pages that let a role in only to send it elsewhere: no link for those who hold nothing else.
+PASSING_THROUGH = {"/cases": frozenset({Role.DEPARTMENT_STAFF})}
+
+
 def nav_links(request: Request, user: CurrentUser, t: dict[str, str], lang: str) -> list[dict[str, Any]]:
     roles = page_roles(request.app)
     here = request.url.path
     return [
         {"href": f"{path}?lang={lang}", "label": t[key], "path": path, "current": path == here}
         for path, key in PAGES
-        if path in roles and user.has_any(tuple(roles[path]))
+        if path in roles and user.has_any(tuple(roles[path] - PASSING_THROUGH.get(path, frozenset())))
     ]

@@ -18,6 +18,7 @@ from agents_ui.accounts import service, sessions
 from agents_ui.accounts.api import clear_session_cookie, set_session_cookie
 from agents_ui.accounts.models import Role
 from agents_ui.accounts.permissions import (
+    CALL_READERS,
     USER_ADMINS,
     CurrentUser,
     client_ip,
@@ -101,9 +102,23 @@ def login_submit(
         return render_login(
             request, settings, lang=lang, next_url=next_url, error=t["login_failed"], code=401
         )
+    if next_url == "/":
+        next_url = home_of(result.user.role_set)
     response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
     set_session_cookie(response, request, result.token)
     return response
+
+
+def home_of(roles: frozenset[Role]) -> str:
+    """Where a login with nowhere asked for lands: the call list (``/``) is for those who read
+    calls; a duty leader's place is the console, department staff's their portal."""
+    if roles & set(CALL_READERS):
+        return "/"
+    if Role.DUTY_LEADER in roles:
+        return "/agent"
+    if Role.DEPARTMENT_STAFF in roles:
+        return "/department"
+    return "/"
 
 
 @router.post("/logout")

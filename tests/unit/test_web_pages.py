@@ -396,11 +396,21 @@ def test_given_each_role_when_the_header_is_drawn_then_it_links_only_pages_that_
             user = CurrentUser(1, "u", "U", frozenset(held), None, None)  # type: ignore[arg-type]
             return [link["path"] for link in nav_links(request, user, translator("zh-CN"), "zh-CN")]  # type: ignore[arg-type]
 
-        # /cases lets department staff in only to send them on to their portal.
-        assert links(Role.DEPARTMENT_STAFF) == ["/cases", "/department"]
+        # /cases lets department staff in only to send them on to their portal: no link.
+        assert links(Role.DEPARTMENT_STAFF) == ["/department"]
         assert "/admin/outbox" in links(Role.ADMINISTRATOR) and "/agent" not in links(Role.ADMINISTRATOR)
         assert links(Role.AGENT)[:2] == ["/agent", "/cases"]
         for path in links(Role.SUPERVISOR):
             assert Role.SUPERVISOR in roles[path]
     finally:
         app.state.db.dispose()
+
+
+def test_given_a_login_with_nowhere_asked_for_then_each_role_lands_on_a_page_it_may_open() -> None:
+    from agents_ui.accounts.models import Role
+    from agents_ui.accounts.pages import home_of
+
+    assert home_of(frozenset({Role.AGENT})) == "/"
+    assert home_of(frozenset({Role.DEPARTMENT_STAFF})) == "/department"
+    assert home_of(frozenset({Role.DUTY_LEADER})) == "/agent"
+    assert home_of(frozenset({Role.DUTY_LEADER, Role.SUPERVISOR})) == "/"
