@@ -373,9 +373,7 @@ def test_given_the_app_when_its_openapi_document_is_read_then_it_lists_health_an
     assert document["info"]["title"] == "12345 Hotline Platform"
 
 
-def test_given_each_role_when_the_header_is_drawn_then_it_links_only_pages_that_role_may_open() -> (
-    None
-):
+def test_given_each_role_when_the_header_is_drawn_then_it_links_only_pages_that_role_may_open() -> None:
     # agents_ui.nav reads each page's roles from its route; a link must never lead to a 403.
     from types import SimpleNamespace
 
