@@ -78,12 +78,13 @@ from case_bridge.schemas import (
     ResolvedListOut,
     ResolvedOut,
 )
-from case_bridge.search import CALLER_PATTERN, CaseFilters, Cursor, FilterError, search_cases
+from case_bridge.search import CALLER_PATTERN, CaseFilters, FilterError, search_cases
 from case_bridge.search import duplicate_candidates as find_duplicates
 from case_bridge.search import similar_closed as find_similar_closed
 from case_bridge.service import CaseInputError, NewCase
 from case_bridge.timeline import Actor
 from hotline.db import utcnow
+from hotline.keyset import Cursor
 from telephony.models import Call
 
 router = APIRouter(tags=["cases"])

@@ -29,6 +29,7 @@ from agents_ui.recordings_access import (
     hearing_scope,
     target_of,
 )
+from hotline.keyset import Cursor
 from hotline.logs import mask_number
 from hotline.settings import Settings
 from recording import audio
@@ -43,7 +44,7 @@ from recording.models import (
     TranscriptSegment,
 )
 from recording.pipeline import peaks_file
-from recording.search import NUMBER, Cursor, SearchRow, search_calls
+from recording.search import NUMBER, SearchRow, search_calls
 from recording.service import pauses_of
 from telephony.models import Call, Disposition
 

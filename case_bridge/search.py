@@ -73,6 +73,7 @@ from case_bridge.lifecycle import CaseStatus
 from case_bridge.models import Case, Category, Department
 from case_bridge.working_days import WorkingCalendar
 from hotline.db import utcnow
+from hotline.keyset import Cursor
 from hotline.text_tokens import similarity_terms, tokens
 
 MAX_LIMIT = 200
@@ -96,7 +97,6 @@ _FTS = table("cases_fts", column("rowid"))
 # 'simple' written out, not bound: the expression must be the GIN index's own
 # (to_tsvector('simple', search_text)) for PostgreSQL to use it.
 _SIMPLE: ColumnClause[str] = literal_column("'simple'")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class FilterError(ValueError):
@@ -109,33 +109,6 @@ class FilterError(ValueError):
 
 
 # ----- what is asked ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Cursor:
-    """Where the next page starts: the last case shown (when it was filed, and its id)."""
-
-    created_at: datetime
-    case_id: int
-
-    def encode(self) -> str:
-        # Whole microseconds since the epoch: exactly what the database holds, no float rounding.
-        micros = (self.created_at - _EPOCH) // timedelta(microseconds=1)
-        return f"{micros}-{self.case_id}"
-
-    @classmethod
-    def decode(cls, text: str) -> Cursor:
-        """The cursor a page handed out; ValueError for anything else."""
-        match = re.fullmatch(r"([0-9]{1,17})-([0-9]{1,10})", text)
-        if match is None:
-            raise ValueError("a cursor is <microseconds>-<case id>, as a page's next_cursor gives it")
-        case_id = int(match.group(2))
-        if not 0 < case_id < 2**31:
-            raise ValueError("cursor: case id out of range")
-        created_at = _EPOCH + timedelta(microseconds=int(match.group(1)))
-        if created_at.year > 9000:
-            raise ValueError("cursor: time out of range")
-        return cls(created_at, case_id)
-
-
 @dataclass(frozen=True)
 class CaseFilters:
     """What the case list is narrowed by; every filter given must hold.
@@ -490,7 +463,7 @@ def _page_ids(session: Session, query: _Query, after: Cursor | None, wanted: int
     if not query.phrases or count < CAP:
         return _read(session, _select(query, way, span, wanted, words="row", branches=branches))
     # Words, and a walk that may be long: the newest stretch first, words checked row by row.
-    newest = min(t for t in (now, query.until, after.created_at if after else None) if t is not None)
+    newest = min(t for t in (now, query.until, after.at if after else None) if t is not None)
     edge = newest - RECENT
     if query.since is not None and edge <= query.since:
         return _read(session, _select(query, way, span, wanted, words="row", branches=branches))
@@ -605,8 +578,8 @@ def _time(query: _Query, span: _Span, *, indexed: bool) -> list[ColumnElement[bo
         conditions.append(created < span.until)
     if span.after is not None:
         # "<= created_at" alone is what an index range scan can use; the OR settles ties.
-        conditions.append(created <= span.after.created_at)
-        conditions.append(or_(created < span.after.created_at, Case.id < span.after.case_id))
+        conditions.append(created <= span.after.at)
+        conditions.append(or_(created < span.after.at, Case.id < span.after.row_id))
     return conditions
 
 

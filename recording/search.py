@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
+from hotline.keyset import Cursor
 from recording.models import KeyPhraseHit, Recording, RecordingKind, Transcript
 from recording.vocabulary import search_query_terms
 from telephony.models import Call
@@ -55,37 +56,9 @@ SNIPPET_CHARS = 80
 SNIPPET_BEFORE = 24
 
 _FTS = table("transcripts_fts", column("rowid"))
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # ----- what is asked ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Cursor:
-    """Where the next page starts: the last row shown (its start time and call id)."""
-
-    started_at: datetime
-    call_id: int
-
-    def encode(self) -> str:
-        # Whole microseconds since the epoch: exactly what the database holds, no float rounding.
-        micros = (self.started_at - _EPOCH) // timedelta(microseconds=1)
-        return f"{micros}-{self.call_id}"
-
-    @classmethod
-    def decode(cls, text: str) -> Cursor:
-        """The cursor a page handed out; ValueError for anything else."""
-        match = re.fullmatch(r"([0-9]{1,17})-([0-9]{1,10})", text)
-        if match is None:
-            raise ValueError("a cursor is <microseconds>-<call id>, as a page's next_cursor gives it")
-        call_id = int(match.group(2))
-        if not 0 < call_id < 2**31:
-            raise ValueError("cursor: call id out of range")
-        started_at = _EPOCH + timedelta(microseconds=int(match.group(1)))
-        if started_at.year > 9000:
-            raise ValueError("cursor: time out of range")
-        return cls(started_at, call_id)
-
-
 @dataclass(frozen=True)
 class NumberQuery:
     """What a typed caller number means: ``exact`` (a whole number), ``prefix`` (typed with a
@@ -244,8 +217,8 @@ def search_calls(
     if cursor is not None:
         # "<= started_at" alone is what an index range scan can use; the OR settles ties.
         query = query.where(
-            Call.started_at <= cursor.started_at,
-            or_(Call.started_at < cursor.started_at, Call.id < cursor.call_id),
+            Call.started_at <= cursor.at,
+            or_(Call.started_at < cursor.at, Call.id < cursor.row_id),
         )
     query = query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit + 1)
 

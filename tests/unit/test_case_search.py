@@ -27,7 +27,6 @@ from case_bridge.lifecycle import CaseStatus
 from case_bridge.models import Case, Category, Department
 from case_bridge.search import (
     CaseFilters,
-    Cursor,
     FilterError,
     duplicate_candidates,
     search_cases,
@@ -35,6 +34,7 @@ from case_bridge.search import (
 )
 from hotline.case_settings import CaseSettings
 from hotline.db import Database
+from hotline.keyset import Cursor
 from hotline.text_tokens import search_text, tokens
 
 ZONE = ZoneInfo("Asia/Shanghai")

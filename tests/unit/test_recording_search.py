@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import Session
 
 from hotline.db import Database
+from hotline.keyset import Cursor
 from recording import search
 from recording.models import (
     KeyPhraseHit,
@@ -26,7 +27,7 @@ from recording.models import (
     Transcript,
     TranscriptSegment,
 )
-from recording.search import Cursor, NumberQuery, SearchPage, fts5_phrase, search_calls, snippet
+from recording.search import NumberQuery, SearchPage, fts5_phrase, search_calls, snippet
 from recording.vocabulary import search_text
 from telephony.models import Call, Disposition
 
