@@ -102,7 +102,7 @@ def http_receiver(decide: Decide, *, path: str = "/hook", secret: str = SECRET) 
             # Checked with hmac directly, not with the code under test.
             wanted = (
                 "sha256="
-                + hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+                + hmac.new(secret.encode(), f"{stamp}.{key}.".encode() + body, hashlib.sha256).hexdigest()
             )
             with seen.lock:
                 number = len(seen.tries) + 1
