@@ -1,5 +1,5 @@
 # The README's two commands. Both install what they need first (idempotent).
-.PHONY: run test lint unit integration bench bench-seats bench-screen-pop bench-recording bootstrap clean-runtime
+.PHONY: run test lint unit integration bench bench-seats bench-screen-pop bench-recording bench-cases bootstrap clean-runtime
 
 run:
 	@scripts/bootstrap.sh run
@@ -33,6 +33,7 @@ bench:
 	else echo "benchmarks/recording_search.py not there: search latency skipped"; fi
 	.venv/bin/python -m benchmarks.transcription_load --recording-cost
 	.venv/bin/python -m benchmarks.transcription_load
+	.venv/bin/python -m benchmarks.case_api
 
 bench-seats:
 	@scripts/bootstrap.sh test
@@ -54,3 +55,10 @@ bench-recording:
 	else echo "benchmarks/recording_search.py not there: search latency skipped"; fi
 	.venv/bin/python -m benchmarks.transcription_load --recording-cost
 	.venv/bin/python -m benchmarks.transcription_load
+
+# Case API latency at 100 requests/s (create, search, /healthz as the floor) over a year of cases,
+# SQLite and PostgreSQL (docs/benchmarks.md, "Cases"). The generated datasets are kept in
+# /var/tmp/hotline-bench-case-api and used again while they match.
+bench-cases:
+	@scripts/bootstrap.sh test
+	.venv/bin/python -m benchmarks.case_api
