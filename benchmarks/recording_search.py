@@ -42,8 +42,9 @@ from sqlalchemy.orm import Session
 
 from benchmarks.ivr_load import machine
 from hotline.db import Database
+from hotline.keyset import Cursor
 from hotline.migrate import upgrade
-from recording.search import Cursor, search_calls
+from recording.search import search_calls
 from recording.vocabulary import search_text
 from telephony.models import Call
 from tests import servers
