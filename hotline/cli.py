@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import signal
@@ -248,17 +247,9 @@ def cmd_component(settings: Settings, name: str) -> int:
         worker.run_component(settings)
         return 0
     if name == "web":
-        import uvicorn
+        from agents_ui import serve
 
-        from agents_ui.app import create_app
-
-        app = create_app(settings)
-        # Everything loaded so far (modules, templates, routes) lives as long as the process: moved
-        # out of the collector's sight, full collections no longer walk it, and their pauses in
-        # the websocket fan-out shrink (docs/benchmarks.md, seat push).
-        gc.collect()
-        gc.freeze()
-        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="warning")
+        serve.run(settings)
         return 0
 
     async def main() -> None:

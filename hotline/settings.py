@@ -139,6 +139,13 @@ class AgiSettings(_Section):
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="web processes sharing the port; one Python process uses one core, so a busy "
+        "site runs about one per core (they keep no state of their own: see ARCHITECTURE)",
+    )
 
 
 class TrunkSettings(_Section):

@@ -8,6 +8,7 @@ but one and the web server last, so no call row is left open by our own shutdown
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -61,7 +62,9 @@ class Component:
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            # The whole session: a component's own children (web workers, Celery's pool) with it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
 
 
