@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from agents_ui.db_admission import DatabaseAdmission
 from hotline.db import Database
 from hotline.settings import Settings
 
@@ -26,17 +27,35 @@ def _nav_links(*args: Any) -> Any:
 templates.env.globals["nav_links"] = _nav_links  # every page's header (_nav_links.html)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# Methods that do not change anything (a GET may still touch its login's last-seen time, rarely).
+READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_database(request: Request) -> Database:
+    # async: no thread-pool hop for what is already at hand (see permissions.require)
+    return database_of(request)
+
+
+async def admitted(request: Request) -> AsyncIterator[None]:
+    """The request's way in to the database, waited for on the event loop (agents_ui.db_admission)."""
+    admission: DatabaseAdmission = request.app.state.db_admission
+    async with admission.enter(writes=request.method not in READ_ONLY):
+        yield
+
+
+def get_session(
+    request: Request, _admitted: Annotated[None, Depends(admitted, scope="function")]
+) -> Iterator[Session]:
     """One request, one transaction: committed when the route returns, rolled back if it raises.
 
     Routes take it as ``DbSession`` (below), which asks for it with ``scope="function"``. In
@@ -45,7 +64,7 @@ def get_session(request: Request) -> Iterator[Session]:
     login's redirect at once can then arrive before its session row exists, and is sent back to
     the login page; a client that reads what it just wrote can miss it.
     """
-    with get_database(request).unit_of_work() as session:
+    with database_of(request).unit_of_work(writes=request.method not in READ_ONLY) as session:
         yield session
 
 

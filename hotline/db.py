@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -82,9 +82,26 @@ def _drop_after_commit(session: Session) -> None:
     session.info.pop(_AFTER_COMMIT, None)
 
 
+# A unit of work that will write says so up front (``unit_of_work(writes=True)``): on SQLite its
+# transaction then starts with BEGIN IMMEDIATE, taking the write lock at once and waiting for it
+# (the busy timeout) when another writer holds it. A transaction begun before it writes (a
+# SAVEPOINT begins one) that reads and then writes cannot wait: if another writer committed
+# meanwhile, SQLite refuses the upgrade at once with "database is locked", whatever the timeout.
+WRITES = "hotline_writes"
+
+
+# Connections each process keeps (POOL_SIZE) and may open beyond them under load (POOL_OVERFLOW).
+# The web admits at most their sum of requests to the database at once (agents_ui.db_admission).
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+
+
 def make_engine(url: str) -> Engine:
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        if make_url(url).database in (None, "", ":memory:"):
+            pool = {}  # one in-memory database per connection: SQLAlchemy keeps one per thread
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -95,8 +112,15 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # Otherwise the driver begins by itself at the first write (its legacy mode, kept:
+            # reads before that write see the newest data, so they never hold a stale snapshot).
+            if conn.get_execution_options().get(WRITES):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 class Database:
@@ -106,12 +130,21 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.connections = POOL_SIZE + POOL_OVERFLOW
+        self._sqlite = url.startswith("sqlite")
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on any exception."""
+    def unit_of_work(self, *, writes: bool = False) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any exception.
+
+        ``writes``: the unit means to write; it takes SQLite's write lock before its first read
+        (see WRITES). Units that only read, or rarely write, leave it off so they never queue
+        behind writers.
+        """
         session = self.sessions()
         try:
+            if writes and self._sqlite:
+                session.connection(execution_options={WRITES: True})
             yield session
             session.commit()
         except BaseException:
