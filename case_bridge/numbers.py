@@ -8,32 +8,50 @@ transactions wait for each other instead of taking the same number, on PostgreSQ
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import update
+from sqlalchemy import Connection, Engine, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from case_bridge.models import CaseNumberCounter
+from hotline.db import APART
 
 NUMBER_PATTERN = re.compile(r"^[0-9]{13,14}$")
 
 
 def next_case_number(session: Session, moment: datetime, zone: tzinfo) -> str:
+    """The next number of the day. On PostgreSQL it is taken in a transaction of its own
+    (``Database.apart``), committed at once: the counter's row lock is then held for that step
+    only, where in the filing's own transaction every other filing waited for the whole rest of
+    it (filings were one at a time: ~50 a second). A filing that fails after taking its number
+    leaves a gap, as PostgreSQL's own sequences do. On SQLite, with one writer at a time anyway,
+    the number is taken in the filing's transaction and the day's numbers have no gaps."""
     day = moment.astimezone(zone).date()
     key = day.strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(CaseNumberCounter).values(day=key, last=0).on_conflict_do_nothing())
-    count = session.execute(
+    apart_of: Callable[[], Engine | None] | None = session.info.get(APART)
+    apart = apart_of() if apart_of is not None else None
+    if apart is None:
+        count = _count_up(session.connection(), key)
+    else:
+        with apart.begin() as connection:
+            count = _count_up(connection, key)
+    # Five digits hold 99,999 cases a day; a busier day gets six rather than failing.
+    return f"{key}{count:05d}"
+
+
+def _count_up(connection: Connection, key: str) -> int:
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(insert(CaseNumberCounter).values(day=key, last=0).on_conflict_do_nothing())
+    count: int = connection.execute(
         update(CaseNumberCounter)
         .where(CaseNumberCounter.day == key)
         .values(last=CaseNumberCounter.last + 1)
         .returning(CaseNumberCounter.last)
     ).scalar_one()
-    # Five digits hold 99,999 cases a day; a busier day gets six rather than failing.
-    return f"{key}{count:05d}"
+    return count
 
 
 def looks_like_case_number(text: str) -> bool:

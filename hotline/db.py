@@ -89,11 +89,23 @@ def _drop_after_commit(session: Session) -> None:
 # meanwhile, SQLite refuses the upgrade at once with "database is locked", whatever the timeout.
 WRITES = "hotline_writes"
 
+# Session.info key: how a service reaches Database.apart from the session it was given.
+APART = "hotline_apart"
+
 
 # Connections each process keeps (POOL_SIZE) and may open beyond them under load (POOL_OVERFLOW).
 # The web admits at most their sum of requests to the database at once (agents_ui.db_admission).
 POOL_SIZE = 10
 POOL_OVERFLOW = 10
+
+
+def keep_now(session: Session) -> None:
+    """Commit what the unit of work has done so far; the unit goes on in a new transaction.
+
+    For a step that leaves the database and that others act on at once (the seat service freeing
+    a seat whose call outcome was just recorded): what they will look for must be there first.
+    The unit's end still commits the rest, or rolls back only what came after this."""
+    session.commit()
 
 
 def make_engine(url: str) -> Engine:
@@ -129,9 +141,21 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={APART: self.apart})
         self.connections = POOL_SIZE + POOL_OVERFLOW
         self._sqlite = url.startswith("sqlite")
+        self._apart: Engine | None = None
+
+    def apart(self) -> Engine | None:
+        """PostgreSQL: a few connections of their own for a short step committed apart from the
+        unit of work that asks for it (a case's number: see case_bridge.numbers), so its lock
+        is held for that step only, not for the whole unit. None on SQLite, which has one
+        writer at a time: a second connection would wait for the unit's own lock."""
+        if self._sqlite:
+            return None
+        if self._apart is None:
+            self._apart = create_engine(self.url, pool_pre_ping=True, pool_size=1, max_overflow=4)
+        return self._apart
 
     @contextmanager
     def unit_of_work(self, *, writes: bool = False) -> Iterator[Session]:
@@ -155,3 +179,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._apart is not None:
+            self._apart.dispose()
