@@ -26,7 +26,7 @@ from agents_ui.seat_link import CommandRefused, Message, SeatLink, SeatServiceUn
 from asterisk_conf.layout import InstanceLayout
 from case_bridge.lifecycle import CaseStatus
 from case_bridge.models import Case, Department
-from hotline.db import utcnow
+from hotline.db import keep_now, utcnow
 from hotline.logs import mask_number
 from hotline.settings import Settings
 from recording import service as recordings
@@ -370,7 +370,10 @@ async def seat_wrap_up(
         raise HTTPException(404, "no call of yours with that id")
     call.outcome = body.disposition
     call.outcome_note = body.note.strip()
-    session.flush()
+    # Kept before the seat is freed: the console (and a supervisor's wallboard) sees the seat
+    # available as soon as the seat service says so, and whoever then reads the call must find
+    # its outcome; should the seat service not answer, the outcome is kept all the same.
+    keep_now(session)
     agent = await link.agent(user.username)
     if agent is not None and agent.get("state") == "wrap_up":
         agent = await _command(link, user.username, "finish_wrap_up")
