@@ -17,8 +17,9 @@ first, then the indexes built and the FTS5 index rebuilt from the table (``--sql
 then VACUUM ANALYZE (what autovacuum does after a load). The dataset is kept under ``--data-dir``
 and used again by the next run when its parameters match (``--fresh`` makes it again).
 
-The load: the web component (``hotline component web``: uvicorn, one process) on that database,
-started apart from this process so the driver does not share its interpreter, and a logged-in
+The load: the web component (``hotline component web``: uvicorn, ``--web-workers`` processes, by
+default one per core) on that database, started apart from this process so the driver does not
+share its interpreter, and a logged-in
 user's session cookie. The driver sends requests open-loop at ``--rate`` per second: request i is
 due at start + i / rate and is sent then whatever became of the earlier ones; its latency runs
 from that due time to the last byte of the answer, so a server falling behind shows as queueing.
@@ -942,23 +943,31 @@ def postmaster_pid(found: Cluster) -> int:
     return int((found.data / "postmaster.pid").read_text().split("\n", 1)[0])
 
 
-def tree_cpu_seconds(root_pid: int) -> float:
-    """CPU seconds of a process, its reaped children and its live children (a postmaster's
-    backends): what the database server spent."""
-    own, reaped = cpu_seconds(root_pid)
-    total = own + reaped
+def children_of(root_pid: int) -> list[int]:
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[1]) == root_pid:
-                total += sum(cpu_seconds(int(entry.name)))
-    return total
+                found.append(int(entry.name))
+    return found
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds of a process, its reaped children and its live children (a postmaster's
+    backends, uvicorn's web workers): what the server spent."""
+    own, reaped = cpu_seconds(root_pid)
+    return own + reaped + sum(sum(cpu_seconds(pid)) for pid in children_of(root_pid))
+
+
+def tree_rss_mb(root_pid: int) -> float:
+    return rss_mb(root_pid) + sum(rss_mb(pid) for pid in children_of(root_pid))
 
 
 # ----- the web process ----------------------------------------------------------------------------
-def write_settings(work: Path, url: str, port: int) -> Path:
+def write_settings(work: Path, url: str, port: int, workers: int) -> Path:
     path = work / "hotline.toml"
     path.write_text(
         f"""
@@ -976,6 +985,7 @@ managed = false
 [web]
 host = "127.0.0.1"
 port = {port}
+workers = {workers}
 """,
         encoding="utf-8",
     )
@@ -983,7 +993,8 @@ port = {port}
 
 
 def start_web(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """The web component as the supervisor runs it: ``hotline component web`` (uvicorn, one process)."""
+    """The web component as the supervisor runs it: ``hotline component web`` (uvicorn; with
+    ``web.workers`` above one, its supervisor and that many worker processes)."""
     env = {**os.environ, "HOTLINE_CONFIG": str(config), "HOTLINE_LOG_LEVEL": "WARNING"}
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -997,6 +1008,7 @@ def start_web(config: Path, log: Path) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers with it: stop_process ends the whole group
         )
 
 
@@ -1013,13 +1025,15 @@ def wait_for_web(base: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """The web component and, should it not stop its workers in time, them too (a worker left
+    running would keep the port and the database's write lock for the next kind)."""
     if process.poll() is None:
         process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
 
 
 # ----- the requests -------------------------------------------------------------------------------
@@ -1439,7 +1453,7 @@ async def measure_phase(
     gc.collect()
     gc.disable()
     try:
-        web_before = sum(cpu_seconds(target.web_pid))
+        web_before = tree_cpu_seconds(target.web_pid)
         db_before = tree_cpu_seconds(target.db_pid) if target.db_pid else 0.0
         driver_before = time.process_time()
         busy, total = machine_cpu()
@@ -1448,7 +1462,7 @@ async def measure_phase(
         window = time.monotonic() - began
         busy_after, total_after = machine_cpu()
         spent = {
-            "web": sum(cpu_seconds(target.web_pid)) - web_before,
+            "web": tree_cpu_seconds(target.web_pid) - web_before,
             "database": (tree_cpu_seconds(target.db_pid) - db_before) if target.db_pid else 0.0,
             "driver": time.process_time() - driver_before,
         }
@@ -1475,7 +1489,7 @@ async def measure_phase(
         if name != "database" or target.db_pid
     }
     figures["window_seconds"] = round(window, 1)
-    figures["web_rss_mb"] = round(rss_mb(target.web_pid))
+    figures["web_rss_mb"] = round(tree_rss_mb(target.web_pid))
     labels = sorted({o.label for o in outcomes})
     if len(labels) > 1:
         figures["by_label"] = {label: summary([o for o in outcomes if o.label == label]) for label in labels}
@@ -1501,12 +1515,12 @@ def server_errors(log: Path) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def web_process(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+def web_process(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     """A web component of its own for one kind of request: a kind that overloads it leaves
     nothing queued behind for the next."""
     work = Path(tempfile.mkdtemp(prefix="hotline-case-api-"))
     port = servers.free_port()
-    config = write_settings(work, url, port)
+    config = write_settings(work, url, port, workers)
     log = work / "web.log"
     base = f"http://127.0.0.1:{port}"
     web = start_web(config, log)
@@ -1541,7 +1555,7 @@ def run_database(
             warm_n, n = int(args.warmup * warm_rate), int(seconds * rate)
             key = name if rate == args.rate else f"{name}_at_{rate:g}"
             print(f"  {kind}: {name}, {args.warmup:g} s warm-up then {seconds:g} s at {rate:g}/s", flush=True)
-            with web_process(url) as (base, web, log):
+            with web_process(url, args.web_workers) as (base, web, log):
                 target = Target(base, cookie, web.pid, db_pid)
                 if name == "healthz":
                     warm, measured = ([Request("healthz", "GET", "/healthz")] * k for k in (warm_n, n))
@@ -1649,6 +1663,9 @@ def main() -> int:
     parser.add_argument(
         "--kinds", nargs="+", choices=("healthz", "create", "search"), default=["healthz", "create", "search"]
     )
+    parser.add_argument(
+        "--web-workers", type=int, default=os.cpu_count() or 1, help="web.workers (default: one per core)"
+    )
     parser.add_argument("--sqlite-load", choices=("rebuild", "triggers"), default="rebuild")
     parser.add_argument("--data-dir", type=Path, default=Path("/var/tmp/hotline-bench-case-api"))
     parser.add_argument(
@@ -1684,6 +1701,7 @@ def main() -> int:
             "low_rate_per_second": args.low_rate,
             "low_seconds": args.low_seconds,
             "sqlite_load": args.sqlite_load,
+            "web_workers": args.web_workers,
             "postgresql_settings": PG_RUN_SETTINGS,
         },
         "aims_p99_ms": AIMS_P99_MS,
