@@ -32,8 +32,9 @@ from agents_ui import (
 )
 from agents_ui.accounts import api as accounts_api
 from agents_ui.accounts import pages as accounts_pages
-from agents_ui.accounts.permissions import SAFE_METHODS, LoginRequired, login_url, same_origin
+from agents_ui.accounts.permissions import LoginRequired, login_url, same_origin
 from agents_ui.db_admission import DatabaseAdmission, DatabaseBusy, turn_file_of
+from agents_ui.deps import SAFE_METHODS
 from agents_ui.recordings_access import RecordingRefused, refused
 from agents_ui.seat_link import SeatLink
 from hotline.db import Database

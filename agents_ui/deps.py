@@ -37,8 +37,9 @@ def database_of(request: Request) -> Database:
     return db
 
 
-# Methods that do not change anything (a GET may still touch its login's last-seen time, rarely).
-READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+# Methods that change nothing: exempt from the CSRF check (accounts.permissions), and not writers
+# to the database (a GET may still touch its login's last-seen time, rarely).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_database(request: Request) -> Database:
@@ -49,7 +50,7 @@ async def get_database(request: Request) -> Database:
 async def admitted(request: Request) -> AsyncIterator[None]:
     """The request's way in to the database, waited for on the event loop (agents_ui.db_admission)."""
     admission: DatabaseAdmission = request.app.state.db_admission
-    async with admission.enter(writes=request.method not in READ_ONLY):
+    async with admission.enter(writes=request.method not in SAFE_METHODS):
         yield
 
 
@@ -64,7 +65,7 @@ def get_session(
     login's redirect at once can then arrive before its session row exists, and is sent back to
     the login page; a client that reads what it just wrote can miss it.
     """
-    with database_of(request).unit_of_work(writes=request.method not in READ_ONLY) as session:
+    with database_of(request).unit_of_work(writes=request.method not in SAFE_METHODS) as session:
         yield session
 
 

@@ -22,7 +22,6 @@ from agents_ui.accounts.models import LoginSession, Role
 from agents_ui.deps import DbSession
 
 COOKIE = "hotline_session"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 EVERY_ROLE = tuple(Role)
 # Roles that read calls beyond their own seat: administrators every call, supervisors their team's
